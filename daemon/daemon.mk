@@ -19,3 +19,6 @@ $(LIBENGINE): $(ENGINE_OBJS)
 	$(AR) rcs $@ $^
 
 ALL_TARGETS += $(LIBENGINE)
+
+# installed data: systemd user unit, D-Bus activation and introspection, config example
+-include daemon/data/data.mk

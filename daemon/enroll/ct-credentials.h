@@ -1,0 +1,48 @@
+/*
+ * The desktop user's credentials for the web service: by default the session's
+ * Kerberos ticket (GSS-API Negotiate, nothing to type); else a password from the
+ * Secret Service keyring, else typed once at a terminal through a prompt callback.
+ * A password is kept only in memory, wiped on finalize, and never logged.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "daemon/engine/ct-error.h"
+#include "daemon/enroll/ct-http.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+	CT_AUTH_METHOD_AUTO,	  /* Kerberos if a ticket exists, else password */
+	CT_AUTH_METHOD_NEGOTIATE, /* Kerberos only */
+	CT_AUTH_METHOD_BASIC,	  /* password only (keyring, then prompt) */
+} CtAuthMethod;
+
+/* ask the user for a secret; return a newly allocated string, or NULL if refused */
+typedef gchar *(*CtPromptFunc)(const gchar *prompt, gpointer user_data);
+
+#define CT_TYPE_CREDENTIALS (ct_credentials_get_type())
+G_DECLARE_FINAL_TYPE(CtCredentials, ct_credentials, CT, CREDENTIALS, GObject)
+
+CtCredentials *ct_credentials_new(CtAuthMethod method, const gchar *username);
+void ct_credentials_set_prompt_func(CtCredentials *self,
+				    CtPromptFunc func,
+				    gpointer user_data,
+				    GDestroyNotify destroy);
+
+/*
+ * Make sure usable credentials exist, for the given service URL (keyring lookup key).
+ * Fails with CT_ERROR_NO_CREDENTIALS and a message that says what to do
+ * ("no Kerberos ticket for this session: run kinit").
+ */
+gboolean ct_credentials_ensure(CtCredentials *self, const gchar *service_url, GError **error);
+
+/* fill the auth fields of an HTTP request (after ct_credentials_ensure()) */
+void ct_credentials_apply(CtCredentials *self, CtHttpRequest *request);
+
+/* "alice@TEST.LOCAL" from the ticket (or the configured user name for passwords) */
+const gchar *ct_credentials_get_principal(CtCredentials *self);
+CtAuthMethod ct_credentials_get_method_in_use(CtCredentials *self);
+
+G_END_DECLS
