@@ -112,7 +112,7 @@ format:
 
 # The Debian 12 packages for building, testing and the demo.
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format \
-	libglib2.0-dev libglib2.0-bin libusb-1.0-0-dev libssl-dev openssl \
+	libglib2.0-dev libglib2.0-bin libjson-glib-dev libusb-1.0-0-dev libssl-dev openssl \
 	libcurl4-openssl-dev libxml2-dev libsqlite3-dev sqlite3 libsecret-1-dev libkrb5-dev \
 	umockdev libumockdev-dev dbus-daemon dbus-bin \
 	krb5-kdc krb5-admin-server krb5-user apache2 libapache2-mod-auth-gssapi \
