@@ -129,6 +129,12 @@ ctp_result ctp_message_decode(const uint8_t *buf, size_t len, ctp_message *msg);
 /* decode the payload of an already decoded frame */
 ctp_result ctp_message_decode_frame(const ctp_frame *frame, ctp_message *msg);
 
+/* field-by-field comparison (byte fields by content); for tests and fuzzing */
+bool ctp_message_equal(const ctp_message *a, const ctp_message *b);
+
+/* true for the eight request types (HELLO..PING), false for responses and unknown types */
+bool ctp_message_type_is_request(uint8_t type);
+
 /* "HELLO", "STATUS_RSP", ...; "UNKNOWN" for anything else */
 const char *ctp_message_type_to_string(uint8_t type);
 

@@ -126,6 +126,10 @@ enum {
 #define CTP_MAX_SETTING	    1024u
 #define CTP_MAX_ANCHORS	    16u	  /* anchor fingerprints listed in STATUS */
 #define CTP_SHA256_SIZE	    32u
+#define CTP_MAX_CHAIN	    16u	  /* intermediates: STAGE_BEGIN, HELLO max_chain, STATUS */
+#define CTP_MAX_SETTINGS    3u	  /* SETTING items per transaction (one per setting id) */
+#define CTP_MAX_COOKIE	    64u	  /* PING cookie */
+#define CTP_MAX_PROGRESS_TEXT 256u
 
 /* domain-separation prefixes for the two signatures of the protocol */
 #define CTP_HELLO_SIG_CONTEXT "certtether-hello-v1"
