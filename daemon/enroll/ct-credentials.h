@@ -38,8 +38,17 @@ void ct_credentials_set_prompt_func(CtCredentials *self,
  */
 gboolean ct_credentials_ensure(CtCredentials *self, const gchar *service_url, GError **error);
 
-/* fill the auth fields of an HTTP request (after ct_credentials_ensure()) */
+/*
+ * fill the auth fields of an HTTP request (after ct_credentials_ensure()); the
+ * strings are borrowed from @self and stay valid while it lives
+ */
 void ct_credentials_apply(CtCredentials *self, CtHttpRequest *request);
+
+/*
+ * the server refused the password: wipe it so that the next ct_credentials_ensure()
+ * asks the keyring / prompt again instead of repeating a wrong one
+ */
+void ct_credentials_forget_password(CtCredentials *self);
 
 /* "alice@TEST.LOCAL" from the ticket (or the configured user name for passwords) */
 const gchar *ct_credentials_get_principal(CtCredentials *self);

@@ -78,5 +78,29 @@ void ct_enroll_backend_report_step(CtEnrollBackend *self, const CtEnrollStep *st
 const gchar *ct_enroll_backend_get_url(CtEnrollBackend *self);
 const gchar *ct_enroll_backend_get_ca_file(CtEnrollBackend *self);
 CtCredentials *ct_enroll_backend_get_credentials(CtEnrollBackend *self);
+/* seconds for one HTTP exchange (property "timeout", 0 = CT_HTTP_DEFAULT_TIMEOUT_S) */
+guint ct_enroll_backend_get_timeout(CtEnrollBackend *self);
+
+/*
+ * Retry-After hint: a subclass that fails with a transient error because the
+ * server said "come back in N s" (503 + Retry-After) records N here; the retry
+ * loop takes it (and clears it) to use as the minimum delay before the next try.
+ */
+void ct_enroll_backend_set_retry_after(CtEnrollBackend *self, gdouble seconds);
+gdouble ct_enroll_backend_take_retry_after(CtEnrollBackend *self); /* -1 when none */
+
+/*
+ * For subclasses: one HTTP exchange with the backend's settings. Fills in the
+ * request's ca_file and timeout (when unset) and, if @authenticate, the
+ * credentials (after ct_credentials_ensure(); fails with NO_CREDENTIALS first);
+ * reports a step named @step; records the Retry-After hint of a 429/503. The
+ * status is not classified: call ct_http_status_to_error() for non-2xx.
+ */
+CtHttpResponse *ct_enroll_backend_http(CtEnrollBackend *self,
+				       CtHttpRequest *request,
+				       const gchar *step,
+				       gboolean authenticate,
+				       GCancellable *cancellable,
+				       GError **error);
 
 G_END_DECLS

@@ -29,7 +29,7 @@ typedef struct {
 	const gchar *content_type; /* of the request body */
 	const gchar *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
 	CtHttpAuth auth;
-	const gchar *username;	   /* BASIC */
+	const gchar *username;	   /* BASIC; with NEGOTIATE only used to name the user in errors */
 	const gchar *password;	   /* BASIC; never logged */
 	const gchar *client_cert_file; /* CLIENT_CERT: PEM certificate (+ chain) */
 	const gchar *client_key_file;  /* CLIENT_CERT: PEM private key */
@@ -66,5 +66,33 @@ CtHttpResponse *ct_http_perform(const CtHttpRequest *request,
 void ct_http_status_to_error(const CtHttpResponse *response,
 			     const gchar *what,
 			     GError **error);
+
+/*
+ * The Retry-After header in seconds from now (delta-seconds or an HTTP date),
+ * or -1 when absent or unreadable. Bounded to one day.
+ */
+gdouble ct_http_response_get_retry_after(const CtHttpResponse *response);
+
+/*
+ * For `certtether test chain`: connect to an https URL, complete or fail the TLS
+ * handshake, and return the chain the server presented (leaf first) and whether
+ * it verified against the system store plus @ca_file. A verification failure is
+ * not an error here (the caller diagnoses it); unreachable servers are.
+ */
+gboolean ct_http_probe_tls_chain(const gchar *url,
+				 const gchar *ca_file,
+				 STACK_OF(X509) **presented_chain,
+				 gboolean *verified,
+				 GError **error);
+
+/* the same, with a timeout, cancellation and the reason verification failed */
+gboolean ct_http_probe_tls_chain_full(const gchar *url,
+				      const gchar *ca_file,
+				      guint timeout_s,
+				      GCancellable *cancellable,
+				      STACK_OF(X509) **presented_chain,
+				      gboolean *verified,
+				      gchar **verify_message,
+				      GError **error);
 
 G_END_DECLS

@@ -1,0 +1,355 @@
+#include "daemon/enroll/ct-credentials.h"
+
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_krb5.h>
+#include <libsecret/secret.h>
+#include <string.h>
+
+struct _CtCredentials {
+	GObject parent_instance;
+	GMutex mutex;
+	CtAuthMethod method;
+	gchar *username; /* configured user name (Basic), or NULL */
+	CtAuthMethod method_in_use;
+	gchar *principal; /* who we authenticate as */
+	gchar *password;  /* Basic only; wiped on finalize */
+	CtPromptFunc prompt_func;
+	gpointer prompt_data;
+	GDestroyNotify prompt_destroy;
+};
+
+G_DEFINE_TYPE(CtCredentials, ct_credentials, G_TYPE_OBJECT)
+
+/* the keyring item is looked up by the service host and the user name */
+static const SecretSchema *
+ct_credentials_get_schema(void)
+{
+	static const SecretSchema schema = {
+	    "org.certtether.Password",
+	    SECRET_SCHEMA_NONE,
+	    {
+	        {"server", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	        {"user", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	        {NULL, 0},
+	    },
+	    0,
+	    NULL,
+	    NULL,
+	    NULL,
+	    NULL,
+	    NULL,
+	    NULL,
+	    NULL,
+	};
+	return &schema;
+}
+
+/* overwrite a secret before its memory goes back to the allocator */
+static void
+ct_credentials_wipe_string(gchar **secret)
+{
+	if (*secret == NULL)
+		return;
+	explicit_bzero(*secret, strlen(*secret));
+	g_clear_pointer(secret, g_free);
+}
+
+static void
+ct_credentials_finalize(GObject *object)
+{
+	CtCredentials *self = CT_CREDENTIALS(object);
+	ct_credentials_wipe_string(&self->password);
+	g_free(self->username);
+	g_free(self->principal);
+	if (self->prompt_destroy != NULL)
+		self->prompt_destroy(self->prompt_data);
+	g_mutex_clear(&self->mutex);
+	G_OBJECT_CLASS(ct_credentials_parent_class)->finalize(object);
+}
+
+static void
+ct_credentials_class_init(CtCredentialsClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = ct_credentials_finalize;
+}
+
+static void
+ct_credentials_init(CtCredentials *self)
+{
+	g_mutex_init(&self->mutex);
+	self->method_in_use = CT_AUTH_METHOD_AUTO;
+}
+
+CtCredentials *
+ct_credentials_new(CtAuthMethod method, const gchar *username)
+{
+	CtCredentials *self = g_object_new(CT_TYPE_CREDENTIALS, NULL);
+	self->method = method;
+	self->username = username != NULL && username[0] != '\0' ? g_strdup(username) : NULL;
+	return self;
+}
+
+void
+ct_credentials_set_prompt_func(CtCredentials *self,
+                               CtPromptFunc func,
+                               gpointer user_data,
+                               GDestroyNotify destroy)
+{
+	g_return_if_fail(CT_IS_CREDENTIALS(self));
+	g_mutex_lock(&self->mutex);
+	if (self->prompt_destroy != NULL)
+		self->prompt_destroy(self->prompt_data);
+	self->prompt_func = func;
+	self->prompt_data = user_data;
+	self->prompt_destroy = destroy;
+	g_mutex_unlock(&self->mutex);
+}
+
+/* the GSS-API status text, for debug logs only */
+static gchar *
+ct_credentials_gss_status(OM_uint32 major, OM_uint32 minor)
+{
+	GString *out = g_string_new(NULL);
+	OM_uint32 codes[2] = {major, minor};
+	int types[2] = {GSS_C_GSS_CODE, GSS_C_MECH_CODE};
+	for (guint i = 0; i < 2; i++) {
+		OM_uint32 ctx = 0, min2 = 0;
+		do {
+			gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
+			if (GSS_ERROR(gss_display_status(&min2, codes[i], types[i], GSS_C_NO_OID,
+			                                 &ctx, &msg)))
+				break;
+			if (out->len > 0)
+				g_string_append(out, "; ");
+			g_string_append_len(out, msg.value, (gssize)msg.length);
+			gss_release_buffer(&min2, &msg);
+		} while (ctx != 0);
+	}
+	return g_string_free(out, FALSE);
+}
+
+typedef enum {
+	CT_KRB_OK,
+	CT_KRB_NONE,    /* no ticket at all */
+	CT_KRB_EXPIRED, /* a ticket cache, but its ticket has expired */
+} CtKrbState;
+
+/*
+ * Look at the session's Kerberos credentials through GSS-API (which honours
+ * KRB5CCNAME and the collection of the session) without contacting anyone.
+ */
+static CtKrbState
+ct_credentials_inspect_kerberos(gchar **principal, guint32 *lifetime_out)
+{
+	OM_uint32 major, minor = 0, lifetime = 0;
+	gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+	gss_name_t name = GSS_C_NO_NAME;
+	gss_buffer_desc display = GSS_C_EMPTY_BUFFER;
+	gss_OID_set_desc mechs = {1, (gss_OID)gss_mech_krb5};
+	CtKrbState state = CT_KRB_OK;
+
+	*principal = NULL;
+	major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
+	                         &cred, NULL, NULL);
+	if (GSS_ERROR(major)) {
+		g_autofree gchar *why = ct_credentials_gss_status(major, minor);
+		g_debug("no Kerberos credentials: %s", why);
+		return major == GSS_S_CREDENTIALS_EXPIRED ? CT_KRB_EXPIRED : CT_KRB_NONE;
+	}
+	major = gss_inquire_cred(&minor, cred, &name, &lifetime, NULL, NULL);
+	if (major == GSS_S_CREDENTIALS_EXPIRED || (!GSS_ERROR(major) && lifetime == 0)) {
+		state = CT_KRB_EXPIRED;
+	} else if (GSS_ERROR(major)) {
+		g_autofree gchar *why = ct_credentials_gss_status(major, minor);
+		g_debug("cannot inquire Kerberos credentials: %s", why);
+		state = CT_KRB_NONE;
+	}
+	if (name != GSS_C_NO_NAME && !GSS_ERROR(gss_display_name(&minor, name, &display, NULL))) {
+		*principal = g_strndup(display.value, display.length);
+		gss_release_buffer(&minor, &display);
+	}
+	if (name != GSS_C_NO_NAME)
+		gss_release_name(&minor, &name);
+	if (cred != GSS_C_NO_CREDENTIAL)
+		gss_release_cred(&minor, &cred);
+	if (lifetime_out != NULL)
+		*lifetime_out = lifetime;
+	return state;
+}
+
+/* the keyring is looked up by host, so that one password serves all URLs of a server */
+static gchar *
+ct_credentials_url_host(const gchar *url)
+{
+	g_autoptr(GUri) uri = url != NULL ? g_uri_parse(url, G_URI_FLAGS_NONE, NULL) : NULL;
+	if (uri == NULL || g_uri_get_host(uri) == NULL)
+		return g_strdup(url != NULL ? url : "");
+	return g_ascii_strdown(g_uri_get_host(uri), -1);
+}
+
+/* a password from the Secret Service, or NULL when absent or unavailable */
+static gchar *
+ct_credentials_lookup_keyring(const gchar *server, const gchar *user)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *secret;
+	gchar *copy;
+	secret = secret_password_lookup_sync(ct_credentials_get_schema(), NULL, &error, "server",
+	                                     server, "user", user, NULL);
+	if (secret == NULL) {
+		/* no keyring in this session is the usual case for daemons: not an error */
+		if (error != NULL)
+			g_debug("no password from the Secret Service: %s", error->message);
+		return NULL;
+	}
+	copy = g_strdup(secret);
+	secret_password_free(secret);
+	return copy;
+}
+
+static gboolean
+ct_credentials_ensure_password(CtCredentials *self,
+                               const gchar *service_url,
+                               gboolean after_kerberos,
+                               GError **error)
+{
+	g_autofree gchar *server = ct_credentials_url_host(service_url);
+	g_autofree gchar *hint = NULL;
+	gchar *password;
+
+	if (self->password != NULL) {
+		self->method_in_use = CT_AUTH_METHOD_BASIC;
+		return TRUE;
+	}
+	if (self->username == NULL) {
+		if (after_kerberos) {
+			g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+			                    "no Kerberos ticket for this session: run kinit");
+		} else {
+			g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+			                    "password authentication needs a user name: set "
+			                    "username= in [identity] of certtether.conf");
+		}
+		return FALSE;
+	}
+	password = ct_credentials_lookup_keyring(server, self->username);
+	if (password == NULL && self->prompt_func != NULL) {
+		g_autofree gchar *prompt =
+		    g_strdup_printf("Password for %s at %s: ", self->username, server);
+		password = self->prompt_func(prompt, self->prompt_data);
+		if (password != NULL && password[0] == '\0')
+			ct_credentials_wipe_string(&password);
+	}
+	if (password == NULL) {
+		hint =
+		    g_strdup_printf("store a password with `secret-tool store --label=certtether "
+		                    "xdg:schema org.certtether.Password server %s user %s` or "
+		                    "run from a terminal",
+		                    server, self->username);
+		if (after_kerberos)
+			g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+			            "no Kerberos ticket for this session: run kinit, or %s", hint);
+		else
+			g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+			            "no password for %s: %s", self->username, hint);
+		return FALSE;
+	}
+	self->password = password;
+	g_free(self->principal);
+	self->principal = g_strdup(self->username);
+	self->method_in_use = CT_AUTH_METHOD_BASIC;
+	return TRUE;
+}
+
+gboolean
+ct_credentials_ensure(CtCredentials *self, const gchar *service_url, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *principal = NULL;
+	guint32 lifetime = 0;
+	CtKrbState state;
+
+	g_return_val_if_fail(CT_IS_CREDENTIALS(self), FALSE);
+	locker = g_mutex_locker_new(&self->mutex);
+
+	if (self->method == CT_AUTH_METHOD_BASIC)
+		return ct_credentials_ensure_password(self, service_url, FALSE, error);
+
+	/* the ticket is checked every time: it may have been renewed or destroyed since */
+	state = ct_credentials_inspect_kerberos(&principal, &lifetime);
+	if (state == CT_KRB_OK && principal != NULL) {
+		if (g_strcmp0(self->principal, principal) != 0) {
+			g_free(self->principal);
+			self->principal = g_steal_pointer(&principal);
+		}
+		self->method_in_use = CT_AUTH_METHOD_NEGOTIATE;
+		g_debug("Kerberos ticket for %s, valid for %u s", self->principal, lifetime);
+		return TRUE;
+	}
+	if (self->method == CT_AUTH_METHOD_AUTO && self->username != NULL)
+		return ct_credentials_ensure_password(self, service_url, TRUE, error);
+	if (state == CT_KRB_EXPIRED) {
+		if (principal != NULL)
+			g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+			            "the Kerberos ticket for %s has expired: run kinit", principal);
+		else
+			g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+			                    "the Kerberos ticket of this session has expired: run "
+			                    "kinit");
+		return FALSE;
+	}
+	g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+	                    "no Kerberos ticket for this session: run kinit");
+	return FALSE;
+}
+
+void
+ct_credentials_apply(CtCredentials *self, CtHttpRequest *request)
+{
+	g_return_if_fail(CT_IS_CREDENTIALS(self));
+	g_return_if_fail(request != NULL);
+	g_mutex_lock(&self->mutex);
+	switch (self->method_in_use) {
+	case CT_AUTH_METHOD_NEGOTIATE:
+		request->auth = CT_HTTP_AUTH_NEGOTIATE;
+		/* only to name the user in errors; Negotiate sends the ticket */
+		request->username = self->principal;
+		request->password = NULL;
+		break;
+	case CT_AUTH_METHOD_BASIC:
+		request->auth = CT_HTTP_AUTH_BASIC;
+		request->username = self->username;
+		request->password = self->password;
+		break;
+	default:
+		g_warning("ct_credentials_apply() before ct_credentials_ensure() succeeded");
+		request->auth = CT_HTTP_AUTH_NONE;
+		break;
+	}
+	g_mutex_unlock(&self->mutex);
+}
+
+void
+ct_credentials_forget_password(CtCredentials *self)
+{
+	g_return_if_fail(CT_IS_CREDENTIALS(self));
+	g_mutex_lock(&self->mutex);
+	ct_credentials_wipe_string(&self->password);
+	if (self->method_in_use == CT_AUTH_METHOD_BASIC)
+		self->method_in_use = CT_AUTH_METHOD_AUTO;
+	g_mutex_unlock(&self->mutex);
+}
+
+const gchar *
+ct_credentials_get_principal(CtCredentials *self)
+{
+	g_return_val_if_fail(CT_IS_CREDENTIALS(self), NULL);
+	return self->principal != NULL ? self->principal : self->username;
+}
+
+CtAuthMethod
+ct_credentials_get_method_in_use(CtCredentials *self)
+{
+	g_return_val_if_fail(CT_IS_CREDENTIALS(self), CT_AUTH_METHOD_AUTO);
+	return self->method_in_use;
+}
