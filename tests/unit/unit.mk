@@ -21,3 +21,7 @@ CTP_TEST_MESSAGES_OBJ := $(BUILDDIR)/tests/unit/ctp-test-messages.o
 
 $(eval $(call unit_test,test-ctp-codec,$(CTP_TEST_MESSAGES_OBJ) $(LIBCTP)))
 $(eval $(call unit_test,test-ctp-core-symbols,$(LIBCTP)))
+
+# host transport: the parts that need no device (libusb headers for the descriptor structs)
+$(BUILDDIR)/tests/unit/test-ctp-host.o: EXTRA_CFLAGS = $(TEST_CFLAGS) $(call pkg_cflags,libusb-1.0)
+$(eval $(call unit_test,test-ctp-host,$(LIBCTP_HOST) $(LIBCTP),$(LIBCTP_HOST_LIBS)))
