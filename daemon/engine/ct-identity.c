@@ -1,0 +1,275 @@
+#include "daemon/engine/ct-identity.h"
+
+#include <openssl/x509v3.h>
+#include <string.h>
+
+#include "daemon/engine/ct-x509.h"
+
+/*
+ * certtether's namespace for device ids (a random UUID fixed forever: changing it
+ * would give every phone a new DeviceId)
+ */
+static const guint8 ct_identity_namespace[16] = {0x6b, 0x2f, 0x0c, 0x8e, 0x3d, 0x41, 0x4f, 0x5a,
+                                                 0x9b, 0x17, 0x52, 0xc4, 0xe0, 0x8a, 0x63, 0xd1};
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_NAME, X509_NAME_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GENERAL_NAMES, GENERAL_NAMES_free)
+
+/* a DNS name with at least two labels of letters, digits and '-' */
+static gboolean
+ct_identity_is_domain(const gchar *host)
+{
+	g_auto(GStrv) labels = NULL;
+	guint n = 0;
+	if (host == NULL || host[0] == '\0' || strlen(host) > 253)
+		return FALSE;
+	labels = g_strsplit(host, ".", -1);
+	for (; labels[n] != NULL; n++) {
+		gsize len = strlen(labels[n]);
+		if (len == 0 || len > 63 || labels[n][0] == '-' || labels[n][len - 1] == '-')
+			return FALSE;
+		for (gsize j = 0; j < len; j++) {
+			if (!g_ascii_isalnum(labels[n][j]) && labels[n][j] != '-')
+				return FALSE;
+		}
+	}
+	return n >= 2;
+}
+
+/* RFC 3261 user part: unreserved characters and a few marks, at most 128 */
+static gboolean
+ct_identity_is_sip_user(const gchar *user, gsize len)
+{
+	if (len == 0 || len > 128)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		if (!g_ascii_isalnum(user[i]) && strchr("-_.!~*'()&=+$,%", user[i]) == NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gchar *
+ct_identity_normalize_sip_uri(const gchar *value)
+{
+	const gchar *user;
+	const gchar *at;
+	g_autofree gchar *domain = NULL;
+	if (value == NULL || g_ascii_strncasecmp(value, "sip:", 4) != 0)
+		return NULL;
+	user = value + 4;
+	at = strrchr(user, '@');
+	if (at == NULL || !ct_identity_is_sip_user(user, (gsize)(at - user)))
+		return NULL;
+	domain = g_ascii_strdown(at + 1, -1);
+	if (!ct_identity_is_domain(domain))
+		return NULL;
+	return g_strdup_printf("sip:%.*s@%s", (int)(at - user), user, domain);
+}
+
+gchar *
+ct_identity_sip_uri_from_principal(const gchar *principal, GError **error)
+{
+	const gchar *at;
+	g_autofree gchar *candidate = NULL;
+	gchar *uri;
+	if (principal == NULL || principal[0] == '\0') {
+		g_set_error_literal(
+		    error, CT_ERROR, CT_ERROR_CONFIG,
+		    "no user identity: set sip-uri= in [identity] of certtether.conf");
+		return NULL;
+	}
+	at = strrchr(principal, '@');
+	/* an instance ("alice/admin") or escapes are not a person's SIP address */
+	if (at == NULL || strpbrk(principal, "/\\") != NULL) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "cannot derive a SIP address from the principal %s: set sip-uri= in "
+		            "[identity] of certtether.conf",
+		            principal);
+		return NULL;
+	}
+	candidate = g_strdup_printf("sip:%s", principal);
+	uri = ct_identity_normalize_sip_uri(candidate);
+	if (uri == NULL) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "cannot derive a SIP address from the principal %s: set sip-uri= in "
+		            "[identity] of certtether.conf",
+		            principal);
+		return NULL;
+	}
+	return uri;
+}
+
+gchar *
+ct_identity_resolve_sip_uri(CtConfig *config, const gchar *principal, GError **error)
+{
+	if (config != NULL && ct_config_get_sip_uri(config) != NULL)
+		return g_strdup(ct_config_get_sip_uri(config));
+	return ct_identity_sip_uri_from_principal(principal, error);
+}
+
+gchar *
+ct_identity_entity(const gchar *sip_uri)
+{
+	g_return_val_if_fail(sip_uri != NULL, NULL);
+	if (g_ascii_strncasecmp(sip_uri, "sip:", 4) == 0)
+		return g_strdup(sip_uri + 4);
+	return g_strdup(sip_uri);
+}
+
+static gboolean
+ct_identity_check(const gchar *sip_uri, GError **error)
+{
+	g_autofree gchar *norm = ct_identity_normalize_sip_uri(sip_uri);
+	if (norm == NULL) {
+		g_set_error(error, CT_ERROR, CT_ERROR_INVALID_ARGS,
+		            "%s is not a SIP address of the form sip:user@domain",
+		            sip_uri != NULL ? sip_uri : "(null)");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+GBytes *
+ct_identity_subject_der(const gchar *sip_uri, GError **error)
+{
+	g_autoptr(X509_NAME) name = NULL;
+	g_autofree gchar *entity = NULL;
+	guint8 *der = NULL;
+	int len;
+	GBytes *bytes;
+
+	if (!ct_identity_check(sip_uri, error))
+		return NULL;
+	entity = ct_identity_entity(sip_uri);
+	name = X509_NAME_new();
+	if (name == NULL || !X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+	                                                (const unsigned char *)entity, -1, -1, 0)) {
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_INTERNAL,
+		                    "cannot build the subject name");
+		return NULL;
+	}
+	len = i2d_X509_NAME(name, &der);
+	if (len <= 0) {
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_INTERNAL,
+		                    "cannot encode the subject name");
+		return NULL;
+	}
+	bytes = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return bytes;
+}
+
+GBytes *
+ct_identity_san_der(const gchar *sip_uri, GError **error)
+{
+	g_autoptr(GENERAL_NAMES) names = NULL;
+	g_autofree gchar *norm = NULL;
+	GENERAL_NAME *gen;
+	ASN1_IA5STRING *ia5;
+	guint8 *der = NULL;
+	int len;
+	GBytes *bytes;
+
+	if (!ct_identity_check(sip_uri, error))
+		return NULL;
+	norm = ct_identity_normalize_sip_uri(sip_uri);
+	names = GENERAL_NAMES_new();
+	gen = GENERAL_NAME_new();
+	ia5 = ASN1_IA5STRING_new();
+	if (names == NULL || gen == NULL || ia5 == NULL ||
+	    !ASN1_STRING_set(ia5, norm, (int)strlen(norm))) {
+		GENERAL_NAME_free(gen);
+		ASN1_IA5STRING_free(ia5);
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_INTERNAL,
+		                    "cannot build the subjectAltName");
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gen, GEN_URI, ia5);
+	if (!sk_GENERAL_NAME_push(names, gen)) {
+		GENERAL_NAME_free(gen);
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	len = i2d_GENERAL_NAMES(names, &der);
+	if (len <= 0) {
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_INTERNAL,
+		                    "cannot encode the subjectAltName");
+		return NULL;
+	}
+	bytes = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return bytes;
+}
+
+gchar *
+ct_identity_device_id(const gchar *serial)
+{
+	g_autoptr(GChecksum) sha1 = g_checksum_new(G_CHECKSUM_SHA1);
+	guint8 digest[20];
+	gsize len = sizeof(digest);
+	g_return_val_if_fail(serial != NULL, NULL);
+
+	/* RFC 9562 UUIDv5: SHA-1(namespace || name), version and variant bits set */
+	g_checksum_update(sha1, ct_identity_namespace, sizeof(ct_identity_namespace));
+	g_checksum_update(sha1, (const guchar *)serial, (gssize)strlen(serial));
+	g_checksum_get_digest(sha1, digest, &len);
+	digest[6] = (guint8)((digest[6] & 0x0f) | 0x50);
+	digest[8] = (guint8)((digest[8] & 0x3f) | 0x80);
+	return g_strdup_printf("{%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-"
+	                       "%02X%02X%02X%02X%02X%02X}",
+	                       digest[0], digest[1], digest[2], digest[3], digest[4], digest[5],
+	                       digest[6], digest[7], digest[8], digest[9], digest[10], digest[11],
+	                       digest[12], digest[13], digest[14], digest[15]);
+}
+
+/* an ASN.1 string as UTF-8 text, or NULL (embedded NULs refused) */
+static gchar *
+ct_identity_asn1_to_utf8(const ASN1_STRING *s)
+{
+	unsigned char *utf8 = NULL;
+	int len = ASN1_STRING_to_UTF8(&utf8, s);
+	gchar *out = NULL;
+	if (len < 0)
+		return NULL;
+	if (memchr(utf8, '\0', (size_t)len) == NULL)
+		out = g_strndup((const gchar *)utf8, (gsize)len);
+	OPENSSL_free(utf8);
+	return out;
+}
+
+gboolean
+ct_identity_cert_names_user(X509 *cert, const gchar *sip_uri)
+{
+	g_autofree gchar *entity = NULL;
+	g_autoptr(GENERAL_NAMES) sans = NULL;
+	const X509_NAME *subject;
+	int idx = -1;
+
+	if (cert == NULL || sip_uri == NULL)
+		return FALSE;
+	entity = ct_identity_entity(sip_uri);
+	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *gen = sk_GENERAL_NAME_value(sans, i);
+		g_autofree gchar *uri = NULL;
+		if (gen->type != GEN_URI)
+			continue;
+		uri = ct_identity_asn1_to_utf8(gen->d.uniformResourceIdentifier);
+		if (uri != NULL && g_ascii_strcasecmp(uri, sip_uri) == 0)
+			return TRUE;
+	}
+	/* the last CN is the most specific one */
+	subject = X509_get_subject_name(cert);
+	for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+	     i = X509_NAME_get_index_by_NID(subject, NID_commonName, i))
+		idx = i;
+	if (idx >= 0) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(subject, idx);
+		g_autofree gchar *cn = ct_identity_asn1_to_utf8(X509_NAME_ENTRY_get_data(e));
+		if (cn != NULL &&
+		    (g_ascii_strcasecmp(cn, entity) == 0 || g_ascii_strcasecmp(cn, sip_uri) == 0))
+			return TRUE;
+	}
+	return FALSE;
+}

@@ -1,0 +1,37 @@
+/*
+ * EST (RFC 7030) enrollment backend: GET /cacerts, POST /simpleenroll and
+ * /simplereenroll under /.well-known/est[/<label>], authenticated with the
+ * desktop user's credentials (Negotiate or Basic over TLS). Bodies are base64;
+ * answers are PKCS#7 certs-only.
+ */
+#pragma once
+
+#include "daemon/engine/ct-x509.h"
+#include "daemon/enroll/ct-enroll-backend.h"
+
+G_BEGIN_DECLS
+
+#define CT_TYPE_EST (ct_est_get_type())
+G_DECLARE_FINAL_TYPE(CtEst, ct_est, CT, EST, CtEnrollBackend)
+
+/*
+ * @url: https://host[:port] (".well-known/est" is appended) or a URL that already
+ * holds /.well-known/est[/label]; @label: optional CA label (RFC 7030 3.2.2).
+ */
+CtEnrollBackend *
+ct_est_new(const gchar *url, const gchar *label, const gchar *ca_file, CtCredentials *credentials);
+
+/* the URL of one operation ("cacerts", "simpleenroll", "simplereenroll") */
+gchar *ct_est_operation_url(const gchar *url, const gchar *label, const gchar *operation);
+
+/*
+ * Parse an EST certificate answer: base64 (or, leniently, raw DER) PKCS#7
+ * certs-only. @content_type, when given, must be application/pkcs7-mime.
+ * Bounded; never crashes on garbage (fuzzed).
+ */
+CtX509Stack *ct_est_parse_certs_response(const guint8 *body,
+                                         gsize len,
+                                         const gchar *content_type,
+                                         GError **error);
+
+G_END_DECLS
