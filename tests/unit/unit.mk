@@ -26,3 +26,8 @@ CTP_TEST_MESSAGES_OBJ := $(BUILDDIR)/tests/unit/ctp-test-messages.o
 $(eval $(call unit_test,test-ctp-codec,$(CTP_TEST_MESSAGES_OBJ) $(LIBCTP)))
 # links nothing of libctp.a: it inspects the archive with nm (needs it built)
 $(eval $(call unit_test,test-ctp-core-symbols,$(LIBCTP)))
+
+# host transport: the parts that need no device (libusb headers for the descriptor structs)
+$(eval $(call unit_test,test-ctp-host,$(LIBCTP_HOST) $(LIBCTP)))
+test-ctp-host_CFLAGS = $(call pkg_cflags,libusb-1.0)
+test-ctp-host_LIBS = $(LIBCTP_HOST_LIBS)
