@@ -27,6 +27,13 @@ $(eval $(call unit_test,test-ctp-codec,$(CTP_TEST_MESSAGES_OBJ) $(LIBCTP)))
 # links nothing of libctp.a: it inspects the archive with nm (needs it built)
 $(eval $(call unit_test,test-ctp-core-symbols,$(LIBCTP)))
 
+# engine: ledger, policy, CSR and identity checks; keys, CSRs and certificates are made
+# in the tests with OpenSSL (tests/unit/ct-test-pki.c)
+CT_TEST_PKI_OBJ := $(BUILDDIR)/tests/unit/ct-test-pki.o
+$(eval $(call unit_test,test-ct-csr-check,$(CT_TEST_PKI_OBJ) $(ENGINE_LINK)))
+test-ct-csr-check_CFLAGS = $(ENGINE_CFLAGS)
+test-ct-csr-check_LIBS = $(ENGINE_LIBS)
+
 # host transport: the parts that need no device (libusb headers for the descriptor structs)
 $(eval $(call unit_test,test-ctp-host,$(LIBCTP_HOST) $(LIBCTP)))
 test-ctp-host_CFLAGS = $(call pkg_cflags,libusb-1.0)
