@@ -80,7 +80,7 @@ test_match_stale_payload_not_decoded(void)
 	size_t len = 0;
 
 	/* valid header and checksum, payload an unknown mandatory tag: for another id it is
-	 * dropped without decoding; for our id it is invalid */
+	 * stale without being decoded; for our id it is the (invalid) answer */
 	f.buf[CTP_HEADER_SIZE + 0] = 0x7f;
 	f.buf[CTP_HEADER_SIZE + 1] = 0;
 	f.buf[CTP_HEADER_SIZE + 2] = 0;
@@ -122,7 +122,7 @@ test_match_error_and_progress(void)
 }
 
 static void
-test_match_invalid(void)
+test_match_dropped(void)
 {
 	frame_buf f;
 	ctp_message msg;
@@ -132,26 +132,32 @@ test_match_invalid(void)
 	/* a flipped payload bit: the checksum catches it before the id is trusted */
 	f.buf[f.len - 1] ^= 0x01;
 	g_assert_cmpint(ctp_host_match_frame(f.buf, f.len, CTP_MSG_STATUS, 3, &msg, &why), ==,
-	                CTP_HOST_FRAME_INVALID);
+	                CTP_HOST_FRAME_DROPPED);
 	g_assert_cmpint(why, ==, CTP_E_CRC);
 	/* so does a flipped id bit: no false "stale" */
 	encode_status_rsp(3, &f);
 	f.buf[6] ^= 0x04;
 	g_assert_cmpint(ctp_host_match_frame(f.buf, f.len, CTP_MSG_STATUS, 3, &msg, &why), ==,
-	                CTP_HOST_FRAME_INVALID);
+	                CTP_HOST_FRAME_DROPPED);
 	g_assert_cmpint(why, ==, CTP_E_CRC);
 
 	encode_status_rsp(3, &f);
 	g_assert_cmpint(ctp_host_match_frame(f.buf, f.len - 1, CTP_MSG_STATUS, 3, &msg, &why), ==,
-	                CTP_HOST_FRAME_INVALID);
+	                CTP_HOST_FRAME_DROPPED);
 	g_assert_cmpint(why, ==, CTP_E_TRUNCATED);
 	g_assert_cmpint(ctp_host_match_frame(f.buf, 0, CTP_MSG_STATUS, 3, &msg, &why), ==,
-	                CTP_HOST_FRAME_INVALID);
+	                CTP_HOST_FRAME_DROPPED);
 	g_assert_cmpint(why, ==, CTP_E_TRUNCATED);
+
+	/* an unknown type (of a later version) with our id is dropped too (PROTOCOL.md 5) */
+	g_assert_cmpint(ctp_frame_seal(f.buf, sizeof(f.buf), 0x42, 3, 0, &f.len), ==, CTP_OK);
+	g_assert_cmpint(ctp_host_match_frame(f.buf, f.len, CTP_MSG_STATUS, 3, &msg, &why), ==,
+	                CTP_HOST_FRAME_DROPPED);
+	g_assert_cmpint(why, ==, CTP_E_UNKNOWN_TYPE);
 
 	memset(f.buf, 0xff, 64);
 	g_assert_cmpint(ctp_host_match_frame(f.buf, 64, CTP_MSG_STATUS, 3, &msg, &why), ==,
-	                CTP_HOST_FRAME_INVALID);
+	                CTP_HOST_FRAME_DROPPED);
 	g_assert_cmpint(why, ==, CTP_E_MAGIC);
 }
 
@@ -364,7 +370,7 @@ main(int argc, char **argv)
 	g_test_add_func("/ctp-host/match/stale-payload-not-decoded",
 	                test_match_stale_payload_not_decoded);
 	g_test_add_func("/ctp-host/match/error-and-progress", test_match_error_and_progress);
-	g_test_add_func("/ctp-host/match/invalid", test_match_invalid);
+	g_test_add_func("/ctp-host/match/dropped", test_match_dropped);
 	g_test_add_func("/ctp-host/match/unexpected", test_match_unexpected);
 	g_test_add_func("/ctp-host/request-ids", test_request_ids);
 	g_test_add_func("/ctp-host/status-strings", test_status_strings);

@@ -1,8 +1,9 @@
 /*
- * One request/response exchange on a device: OUT transfer with the encoded
- * request, IN transfers until the frame with the request's id arrives
- * (PROGRESS restarts the timeout, stale ids are dropped), optional
- * resynchronisation first, and delivery of the outcome outside libusb.
+ * One request/response exchange on a device (PROTOCOL.md 2.2, 2.3, 3): the OUT
+ * transfer with the encoded request, then IN transfers until the frame with
+ * the request's id arrives. PROGRESS restarts the timer, stale and invalid
+ * transfers are dropped, a resynchronising PING goes first when the device's
+ * state is unknown, and the outcome is delivered outside libusb.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,13 @@ remaining_ms(const ctp_host_call *call)
 	return (unsigned)(call->deadline_ms - now);
 }
 
+/* the timer of the current phase (PING or request) */
+static unsigned
+phase_timeout_ms(const ctp_host_call *call)
+{
+	return call->phase == CTP_HOST_PHASE_RESYNC ? call->resync_timeout_ms : call->timeout_ms;
+}
+
 /* the call is over: record the outcome, deliver it from the next dispatch */
 static void __attribute__((format(printf, 3, 4)))
 call_finish(ctp_host_device *dev, ctp_host_status status, const char *fmt, ...)
@@ -50,17 +58,21 @@ call_finish(ctp_host_device *dev, ctp_host_status status, const char *fmt, ...)
 	call->reply.request_type = call->type;
 	call->reply.request_id = call->id;
 	call->reply.stale_frames = call->stale_frames;
+	call->reply.dropped_frames = call->dropped_frames;
 	call->reply.elapsed_ms = (unsigned)(ctp_host_now_ms() - call->start_ms);
 	call->reply.message = call->message;
+	if (call->phase == CTP_HOST_PHASE_RESYNC && status != CTP_HOST_OK)
+		call->reply.resync_failed = true;
 	call->phase = CTP_HOST_PHASE_DONE;
 	/* the device may still send the answer we gave up on: the next call resyncs */
 	if (status != CTP_HOST_OK && status != CTP_HOST_DEVICE_ERROR)
 		dev->needs_resync = true;
 	dev->ctx->work_pending = 1;
-	if (call->stale_frames > 0) {
+	if (call->stale_frames > 0 || call->dropped_frames > 0) {
 		ctp_host_log(dev->ctx, CTP_HOST_LOG_INFO,
-		             "%s: dropped %u stale frame(s) while waiting for %s", dev->port_path,
-		             call->stale_frames, type_name(call->type));
+		             "%s: dropped %u stale and %u invalid frame(s) while waiting for %s",
+		             dev->port_path, call->stale_frames, call->dropped_frames,
+		             type_name(call->type));
 	}
 	ctp_host_log(dev->ctx, status == CTP_HOST_OK ? CTP_HOST_LOG_DEBUG : CTP_HOST_LOG_INFO,
 	             "%s: %s (id %u) -> %s in %u ms: %s", dev->port_path, type_name(call->type),
@@ -81,23 +93,72 @@ phase_prefix(const ctp_host_device *dev, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * The timer expired. Dropped transfers (2.2) do not stop the timer, but if the
+ * device sent only those, its answer was broken rather than missing.
+ */
+static void
+finish_timeout(ctp_host_device *dev, bool sending)
+{
+	ctp_host_call *call = &dev->call;
+	uint8_t what = call->phase == CTP_HOST_PHASE_RESYNC ? CTP_MSG_PING : call->type;
+	char prefix[64];
+	char secs[32];
+
+	format_seconds(phase_timeout_ms(call), secs, sizeof(secs));
+	if (!sending && call->phase == CTP_HOST_PHASE_REQUEST && call->dropped_frames > 0) {
+		call->reply.codec_result = call->last_drop;
+		call_finish(dev, CTP_HOST_PROTOCOL,
+		            "the device's answer to %s was not a valid frame (%s) and no valid "
+		            "answer followed within %s",
+		            type_name(what), ctp_result_to_string(call->last_drop), secs);
+		return;
+	}
+	call_finish(dev, CTP_HOST_TIMEOUT, "%sthe device did not %s %s within %s",
+	            phase_prefix(dev, prefix, sizeof(prefix)), sending ? "accept" : "answer",
+	            type_name(what), secs);
+}
+
+/* a transfer that is no valid frame, or a frame for someone else: drop it, wait on */
+static void
+drop_frame(ctp_host_device *dev, bool stale, ctp_result why)
+{
+	ctp_host_call *call = &dev->call;
+	char prefix[64];
+
+	if (call->phase == CTP_HOST_PHASE_RESYNC)
+		call->resync_discarded++;
+	else if (stale)
+		call->stale_frames++;
+	else
+		call->dropped_frames++;
+	if (!stale)
+		call->last_drop = why;
+	/* the same deadline: a flood cannot keep the call alive, and is bounded anyway */
+	if (call->resync_discarded + call->stale_frames + call->dropped_frames >
+	    CTP_HOST_MAX_JUNK_FRAMES) {
+		call->reply.codec_result = stale ? CTP_OK : why;
+		call_finish(
+		    dev, CTP_HOST_PROTOCOL,
+		    "%sthe device sent more than %u frames that do not answer %s",
+		    phase_prefix(dev, prefix, sizeof(prefix)), CTP_HOST_MAX_JUNK_FRAMES,
+		    type_name(call->phase == CTP_HOST_PHASE_RESYNC ? CTP_MSG_PING : call->type));
+		return;
+	}
+	start_in(dev);
+}
+
 static void
 finish_transfer_failure(ctp_host_device *dev, struct libusb_transfer *xfer, bool sending)
 {
 	ctp_host_call *call = &dev->call;
 	uint8_t what = call->phase == CTP_HOST_PHASE_RESYNC ? CTP_MSG_PING : call->type;
-	unsigned timeout =
-	    call->phase == CTP_HOST_PHASE_RESYNC ? call->resync_timeout_ms : call->timeout_ms;
 	char prefix[64];
-	char secs[32];
 
 	call->reply.usb_error = (int)xfer->status;
 	switch (xfer->status) {
 	case LIBUSB_TRANSFER_TIMED_OUT:
-		format_seconds(timeout, secs, sizeof(secs));
-		call_finish(dev, CTP_HOST_TIMEOUT, "%sthe device did not %s %s within %s",
-		            phase_prefix(dev, prefix, sizeof(prefix)),
-		            sending ? "accept" : "answer", type_name(what), secs);
+		finish_timeout(dev, sending);
 		break;
 	case LIBUSB_TRANSFER_STALL:
 		call->clear_halt_ep = xfer->endpoint;
@@ -114,12 +175,9 @@ finish_transfer_failure(ctp_host_device *dev, struct libusb_transfer *xfer, bool
 		call_finish(dev, CTP_HOST_CANCELLED, "%s was cancelled", type_name(call->type));
 		break;
 	case LIBUSB_TRANSFER_OVERFLOW:
-		call->reply.codec_result = CTP_E_TOO_LARGE;
-		call_finish(dev, CTP_HOST_PROTOCOL,
-		            "%sthe device sent more than %u bytes in one transfer while answering "
-		            "%s",
-		            phase_prefix(dev, prefix, sizeof(prefix)), (unsigned)CTP_MAX_FRAME,
-		            type_name(what));
+		/* more than CTP_MAX_FRAME bytes: not one valid frame (2.2) */
+		call->reply.usb_error = 0;
+		drop_frame(dev, false, CTP_E_TOO_LARGE);
 		break;
 	case LIBUSB_TRANSFER_COMPLETED:
 	case LIBUSB_TRANSFER_ERROR:
@@ -158,12 +216,27 @@ on_out_done(struct libusb_transfer *xfer)
 }
 
 static void
+finish_device_error(ctp_host_device *dev, const char *what_failed)
+{
+	ctp_host_call *call = &dev->call;
+	const ctp_error *e = &call->response.u.error;
+	char text[CTP_MAX_ERROR_TEXT + 1];
+
+	ctp_host_sanitize_text(e->text.data, e->text.len, text, sizeof(text));
+	call->reply.device_error = e->code;
+	call->reply.response = &call->response;
+	call_finish(dev, CTP_HOST_DEVICE_ERROR, "%s: error %u (%s)%s%s", what_failed, e->code,
+	            ctp_device_error_to_string(e->code), text[0] != '\0' ? ": " : "", text);
+}
+
+static void
 handle_resync_frame(ctp_host_device *dev, size_t len)
 {
 	ctp_host_call *call = &dev->call;
 	ctp_host_frame_kind kind;
 	ctp_result why;
 	ctp_host_status status;
+	char what[64];
 
 	kind = ctp_host_match_frame(dev->in_buf, len, CTP_MSG_PING, call->ping_id, &call->response,
 	                            &why);
@@ -172,20 +245,21 @@ handle_resync_frame(ctp_host_device *dev, size_t len)
 
 		if (echo.len != sizeof(dev->cookie) ||
 		    memcmp(echo.data, dev->cookie, sizeof(dev->cookie)) != 0) {
-			call_finish(
-			    dev, CTP_HOST_PROTOCOL,
-			    "resynchronising before %s: the device's PING_RSP does not echo "
-			    "the cookie",
-			    type_name(call->type));
+			call_finish(dev, CTP_HOST_PROTOCOL,
+			            "resynchronising before %s: the device's PING_RSP does not "
+			            "echo the cookie",
+			            type_name(call->type));
 			return;
 		}
-		ctp_host_log(dev->ctx, CTP_HOST_LOG_INFO,
+		ctp_host_log(dev->ctx, CTP_HOST_LOG_DEBUG,
 		             "%s: resynchronised (PING id %u, %u frame(s) discarded)",
 		             dev->port_path, call->ping_id, call->resync_discarded);
 		dev->needs_resync = false;
 		memset(&call->response, 0, sizeof(call->response));
 		call->phase = CTP_HOST_PHASE_REQUEST;
 		call->deadline_ms = ctp_host_now_ms() + call->timeout_ms;
+		call->hard_deadline_ms = call->deadline_ms + (uint64_t)call->timeout_ms *
+		                                                 (CTP_HOST_MAX_TIMEOUT_FACTOR - 1);
 		status = submit_out(dev, dev->out_buf, dev->out_len);
 		if (status != CTP_HOST_OK) {
 			call_finish(dev, status, "cannot send %s: %s", type_name(call->type),
@@ -194,29 +268,14 @@ handle_resync_frame(ctp_host_device *dev, size_t len)
 		return;
 	}
 	if (kind == CTP_HOST_FRAME_ERROR) {
-		char text[CTP_MAX_ERROR_TEXT + 1];
-		const ctp_error *e = &call->response.u.error;
-
-		ctp_host_sanitize_text(e->text.data, e->text.len, text, sizeof(text));
-		call->reply.device_error = e->code;
-		call->reply.response = &call->response;
-		call_finish(dev, CTP_HOST_DEVICE_ERROR,
-		            "resynchronising before %s: the device answered PING with error %u "
-		            "(%s)%s%s",
-		            type_name(call->type), e->code, ctp_device_error_to_string(e->code),
-		            text[0] != '\0' ? ": " : "", text);
+		snprintf(what, sizeof(what), "resynchronising before %s: the device refused PING",
+		         type_name(call->type));
+		finish_device_error(dev, what);
 		return;
 	}
-	/* late answers, half frames, anything before the PING_RSP: that is what resync is for */
-	call->resync_discarded++;
-	if (call->resync_discarded > CTP_HOST_MAX_RESYNC_DISCARD) {
-		call_finish(dev, CTP_HOST_PROTOCOL,
-		            "resynchronising before %s: more than %u frames arrived without the "
-		            "PING_RSP",
-		            type_name(call->type), CTP_HOST_MAX_RESYNC_DISCARD);
-		return;
-	}
-	start_in(dev);
+	/* late answers, broken transfers, anything before the PING_RSP: what resync is for */
+	memset(&call->response, 0, sizeof(call->response));
+	drop_frame(dev, kind == CTP_HOST_FRAME_STALE, why);
 }
 
 static void
@@ -225,26 +284,22 @@ handle_frame(ctp_host_device *dev, size_t len)
 	ctp_host_call *call = &dev->call;
 	ctp_host_frame_kind kind;
 	ctp_result why;
-	char text[CTP_MAX_ERROR_TEXT + 1];
 	char detail[160];
+	uint64_t now;
 
 	kind = ctp_host_match_frame(dev->in_buf, len, call->type, call->id, &call->response, &why);
 	switch (kind) {
 	case CTP_HOST_FRAME_RESPONSE:
 		call->reply.response = &call->response;
+		/* PROTOCOL.md 5.1: frames after HELLO_RSP may be as large as it allows */
+		if (call->type == CTP_MSG_HELLO)
+			dev->peer_max_frame = call->response.u.hello_rsp.max_frame;
 		call_finish(dev, CTP_HOST_OK, "%s answered", type_name(call->type));
 		return;
-	case CTP_HOST_FRAME_ERROR: {
-		const ctp_error *e = &call->response.u.error;
-
-		ctp_host_sanitize_text(e->text.data, e->text.len, text, sizeof(text));
-		call->reply.device_error = e->code;
-		call->reply.response = &call->response;
-		call_finish(dev, CTP_HOST_DEVICE_ERROR, "the device refused %s: error %u (%s)%s%s",
-		            type_name(call->type), e->code, ctp_device_error_to_string(e->code),
-		            text[0] != '\0' ? ": " : "", text);
+	case CTP_HOST_FRAME_ERROR:
+		snprintf(detail, sizeof(detail), "the device refused %s", type_name(call->type));
+		finish_device_error(dev, detail);
 		return;
-	}
 	case CTP_HOST_FRAME_PROGRESS: {
 		const ctp_progress *p = &call->response.u.progress;
 
@@ -252,25 +307,22 @@ handle_frame(ctp_host_device *dev, size_t len)
 		ctp_host_sanitize_text(p->text.data, p->text.len, call->progress_text,
 		                       sizeof(call->progress_text));
 		call->progress_pending = true;
-		/* the device is alive and working: a fresh timeout */
-		call->deadline_ms = ctp_host_now_ms() + call->timeout_ms;
+		/* the device is alive and working: a fresh timer, within the overall bound */
+		now = ctp_host_now_ms();
+		call->deadline_ms = now + call->timeout_ms;
+		if (call->deadline_ms > call->hard_deadline_ms)
+			call->deadline_ms = call->hard_deadline_ms;
 		memset(&call->response, 0, sizeof(call->response));
 		start_in(dev);
 		return;
 	}
 	case CTP_HOST_FRAME_STALE:
-		call->stale_frames++;
-		if (call->stale_frames > CTP_HOST_MAX_STALE_FRAMES) {
-			call_finish(
-			    dev, CTP_HOST_PROTOCOL,
-			    "the device sent more than %u frames for other requests instead "
-			    "of answering %s",
-			    CTP_HOST_MAX_STALE_FRAMES, type_name(call->type));
-			return;
-		}
-		start_in(dev); /* same deadline: a flood cannot keep the call alive */
+	case CTP_HOST_FRAME_DROPPED:
+		memset(&call->response, 0, sizeof(call->response));
+		drop_frame(dev, kind == CTP_HOST_FRAME_STALE, why);
 		return;
 	case CTP_HOST_FRAME_INVALID:
+		memset(&call->response, 0, sizeof(call->response));
 		call->reply.codec_result = why;
 		call_finish(dev, CTP_HOST_PROTOCOL, "the device's answer to %s is invalid: %s",
 		            type_name(call->type), ctp_result_to_string(why));
@@ -318,7 +370,7 @@ submit_out(ctp_host_device *dev, uint8_t *buf, size_t len)
 	libusb_fill_bulk_transfer(xfer, dev->handle, dev->iface.ep_out, buf, (int)len, on_out_done,
 	                          dev, remaining_ms(&dev->call));
 	xfer->flags = 0;
-	/* a frame that fills its last packet needs a zero-length packet to end the transfer */
+	/* 2.2: a frame that fills its last packet needs a zero-length packet to end it */
 	if (dev->iface.out_max_packet != 0 && len % dev->iface.out_max_packet == 0)
 		xfer->flags |= LIBUSB_TRANSFER_ADD_ZERO_PACKET;
 	r = libusb_submit_transfer(xfer);
@@ -340,6 +392,10 @@ start_in(ctp_host_device *dev)
 	struct libusb_transfer *xfer = dev->in_xfer;
 	int r;
 
+	if (ctp_host_now_ms() >= call->deadline_ms) {
+		finish_timeout(dev, false);
+		return;
+	}
 	libusb_fill_bulk_transfer(xfer, dev->handle, dev->iface.ep_in, dev->in_buf,
 	                          (int)CTP_MAX_FRAME, on_in_done, dev, remaining_ms(call));
 	xfer->flags = 0;
@@ -406,6 +462,12 @@ ctp_host_device_call(ctp_host_device *dev,
 		             dev->port_path, type_name(request->type), ctp_result_to_string(r));
 		return CTP_HOST_INVALID_ARGUMENT;
 	}
+	if (len > dev->peer_max_frame) {
+		ctp_host_log(dev->ctx, CTP_HOST_LOG_WARNING,
+		             "%s: %s frame of %zu bytes exceeds the device's max_frame (%u)",
+		             dev->port_path, type_name(request->type), len, dev->peer_max_frame);
+		return CTP_HOST_TOO_LARGE;
+	}
 	dev->out_len = len;
 	dev->last_id = msg.request_id;
 
@@ -439,6 +501,8 @@ ctp_host_device_call(ctp_host_device *dev,
 	} else {
 		call->phase = CTP_HOST_PHASE_REQUEST;
 		call->deadline_ms = call->start_ms + call->timeout_ms;
+		call->hard_deadline_ms = call->deadline_ms + (uint64_t)call->timeout_ms *
+		                                                 (CTP_HOST_MAX_TIMEOUT_FACTOR - 1);
 		status = submit_out(dev, dev->out_buf, dev->out_len);
 	}
 	if (status != CTP_HOST_OK) {

@@ -197,6 +197,10 @@ ctp_host_device_open(ctp_host_context *ctx, libusb_device *usb_device, ctp_host_
 		return CTP_HOST_NO_MEMORY;
 	}
 	ctp_host_random(&dev->last_id, sizeof(dev->last_id));
+	/* PROTOCOL.md 2.3: a device whose state we do not know is resynchronised first
+	 * (answers to a previous host process may still be queued) */
+	dev->needs_resync = true;
+	dev->peer_max_frame = CTP_MIN_DEVICE_FRAME;
 
 	/* linked before libusb_open so that the fd notifier can find it */
 	dev->next = ctx->devices;

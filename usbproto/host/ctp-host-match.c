@@ -24,13 +24,18 @@ ctp_host_match_frame(const uint8_t *buf,
 	r = ctp_frame_decode(buf, len, &frame);
 	if (r != CTP_OK) {
 		*why = r;
-		return CTP_HOST_FRAME_INVALID;
+		return CTP_HOST_FRAME_DROPPED;
 	}
 	/* a late answer to an earlier (timed out, cancelled) request: not ours */
 	if (frame.request_id != request_id)
 		return CTP_HOST_FRAME_STALE;
 
 	r = ctp_message_decode_frame(&frame, msg);
+	if (r == CTP_E_UNKNOWN_TYPE) {
+		/* a type of a later version: hosts drop what they do not know */
+		*why = r;
+		return CTP_HOST_FRAME_DROPPED;
+	}
 	if (r != CTP_OK) {
 		*why = r;
 		return CTP_HOST_FRAME_INVALID;

@@ -15,15 +15,18 @@ typedef enum {
 	CTP_HOST_FRAME_ERROR,      /* ERROR for this request id, decoded */
 	CTP_HOST_FRAME_PROGRESS,   /* PROGRESS for this request id, decoded */
 	CTP_HOST_FRAME_STALE,      /* a valid frame for another request id: drop it */
-	CTP_HOST_FRAME_INVALID,    /* the frame (or, for this id, its payload) does not decode */
+	CTP_HOST_FRAME_DROPPED,    /* not one valid frame, or an unknown type: drop it (2.2, 5) */
+	CTP_HOST_FRAME_INVALID,    /* a valid frame with this id whose payload does not decode */
 	CTP_HOST_FRAME_UNEXPECTED, /* decodes, has this id, but is no answer to this request */
 } ctp_host_frame_kind;
 
 /*
  * Classify buf[0..len) (exactly one bulk transfer) against the request
- * (request_type, request_id). The header and checksum are validated before the
- * id is looked at; the payload is decoded only for frames with this id (views
- * in *msg point into buf). *why gets the codec's result (CTP_OK unless INVALID).
+ * (request_type, request_id), as PROTOCOL.md 2.2 and 2.3 say: the transfer is
+ * validated as a frame (length, magic, version, CRC, flags) before its id is
+ * looked at; the payload is decoded only for frames with this id (views in
+ * *msg point into buf). *why gets the codec's result for DROPPED and INVALID,
+ * CTP_OK otherwise.
  */
 ctp_host_frame_kind ctp_host_match_frame(const uint8_t *buf,
                                          size_t len,

@@ -7,12 +7,9 @@
 #include "usbproto/host/ctp-host-descriptor.h"
 #include "usbproto/host/ctp-host.h"
 
-/* a frame flood from the device must not keep a call alive: bounds per call */
-#define CTP_HOST_MAX_STALE_FRAMES   64u
-#define CTP_HOST_MAX_RESYNC_DISCARD 64u
-#define CTP_HOST_COOKIE_SIZE        16u
-#define CTP_HOST_MESSAGE_SIZE       512u
-#define CTP_HOST_USB_STRING_SIZE    128u
+#define CTP_HOST_COOKIE_SIZE     16u
+#define CTP_HOST_MESSAGE_SIZE    512u
+#define CTP_HOST_USB_STRING_SIZE 128u
 
 /* one fd libusb asked us to poll */
 typedef struct {
@@ -75,8 +72,11 @@ typedef struct {
 	unsigned resync_timeout_ms;
 	uint64_t start_ms;
 	uint64_t deadline_ms;
+	uint64_t hard_deadline_ms; /* PROGRESS cannot push deadline_ms past this */
 	unsigned stale_frames;
 	unsigned resync_discarded;
+	unsigned dropped_frames;
+	ctp_result last_drop; /* why the last dropped transfer was dropped */
 	bool cancel_requested;
 	ctp_host_progress_func progress;
 	ctp_host_done_func done;
@@ -124,6 +124,7 @@ struct ctp_host_device {
 	size_t ping_len;
 	uint8_t cookie[CTP_HOST_COOKIE_SIZE];
 	uint16_t last_id;
+	uint32_t peer_max_frame; /* from the last HELLO_RSP; CTP_MIN_DEVICE_FRAME before */
 
 	ctp_host_call call;
 };

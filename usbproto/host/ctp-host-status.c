@@ -39,6 +39,9 @@ ctp_host_status_to_string(ctp_host_status status)
 	case CTP_HOST_INTERFACE_BUSY:
 		return "another program is using the device's certtether interface: close it "
 		       "and retry";
+	case CTP_HOST_TOO_LARGE:
+		return "the request is larger than the device accepts (its max_frame): send less "
+		       "data, or run HELLO first";
 	case CTP_HOST_NO_MEMORY:
 		return "out of memory";
 	}
@@ -75,6 +78,8 @@ ctp_host_status_to_name(ctp_host_status status)
 		return "NOT_SUPPORTED";
 	case CTP_HOST_INTERFACE_BUSY:
 		return "INTERFACE_BUSY";
+	case CTP_HOST_TOO_LARGE:
+		return "TOO_LARGE";
 	case CTP_HOST_NO_MEMORY:
 		return "NO_MEMORY";
 	}

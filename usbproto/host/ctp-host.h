@@ -44,6 +44,7 @@ typedef enum {
 	CTP_HOST_ACCESS,           /* no permission to open the device node */
 	CTP_HOST_NOT_SUPPORTED,    /* no CTP interface, or no hotplug support in libusb */
 	CTP_HOST_INTERFACE_BUSY,   /* another program has claimed the CTP interface */
+	CTP_HOST_TOO_LARGE,        /* the request exceeds the device's max_frame */
 	CTP_HOST_NO_MEMORY,
 } ctp_host_status;
 
@@ -191,17 +192,29 @@ bool ctp_host_device_is_busy(ctp_host_device *dev);
  */
 typedef struct {
 	ctp_host_status status;
-	uint8_t request_type; /* CTP_MSG_* of the call */
-	uint16_t request_id;  /* the id the transport assigned */
-	const ctp_message
-	    *response;           /* OK: the decoded response; DEVICE_ERROR: the ERROR; else NULL */
-	uint16_t device_error;   /* DEVICE_ERROR: CTP_ERR_* */
-	ctp_result codec_result; /* PROTOCOL: the codec's verdict (CTP_OK if the frame decoded
-	                            but did not answer the request) */
-	int usb_error;         /* IO/STALL/NO_DEVICE: the libusb_error or libusb_transfer_status */
-	unsigned stale_frames; /* frames for other request ids that were dropped */
-	unsigned elapsed_ms;   /* from submission to completion, resync included */
-	const char *message;   /* one sentence with the details, never NULL, never frame bytes */
+	/* CTP_MSG_* of the call, and the request id the transport assigned */
+	uint8_t request_type;
+	uint16_t request_id;
+	/* OK: the decoded response; DEVICE_ERROR: the decoded ERROR; else NULL */
+	const ctp_message *response;
+	/* DEVICE_ERROR: CTP_ERR_* */
+	uint16_t device_error;
+	/* PROTOCOL: the codec's verdict on the offending frame (CTP_OK when it decoded
+	 * but did not answer the request) */
+	ctp_result codec_result;
+	/* the PING before the request failed: PROTOCOL.md 2.3 says give up on the
+	 * device (close it; the user re-plugs it) */
+	bool resync_failed;
+	/* IO/STALL/NO_DEVICE/TIMEOUT: the libusb_transfer_status or libusb_error */
+	int usb_error;
+	/* valid frames for other request ids, and transfers that were no valid frame:
+	 * both dropped */
+	unsigned stale_frames;
+	unsigned dropped_frames;
+	/* from submission to completion, resync included */
+	unsigned elapsed_ms;
+	/* one sentence with the details; never NULL, never frame bytes */
+	const char *message;
 } ctp_host_reply;
 
 /* PROGRESS from the device: percent 0..100, text sanitised ("" if none); the timeout restarts */
@@ -219,11 +232,26 @@ typedef void (*ctp_host_done_func)(ctp_host_device *dev,
  * before this returns, so its views need not outlive the call.
  *
  * timeout_ms: 0 = CTP_TIMEOUT_CREATE_CSR_MS for CREATE_CSR, else
- * CTP_TIMEOUT_DEFAULT_MS. Each PROGRESS with the call's id restarts it.
+ * CTP_TIMEOUT_DEFAULT_MS. Each PROGRESS with the call's id restarts it, up to
+ * a total of CTP_HOST_MAX_TIMEOUT_FACTOR times the timeout.
  *
- * If the previous call ended abnormally (TIMEOUT, PROTOCOL, STALL, IO,
- * CANCELLED), the device is first resynchronised with a PING of a fresh id
- * (PROTOCOL.md "Resynchronisation"); a failure there completes this call.
+ * Frames are handled as PROTOCOL.md 2.2/2.3 say: a transfer that is not one
+ * valid frame (or has an unknown type) is dropped and the timer runs on; if
+ * it expires, the call ends with PROTOCOL rather than TIMEOUT, codec_result
+ * telling why the last one was dropped. A valid frame with another id is
+ * stale and dropped. A frame with the call's id whose payload is invalid, or
+ * that does not answer the request, ends the call with PROTOCOL at once. More
+ * than CTP_HOST_MAX_JUNK_FRAMES dropped and stale frames end it with PROTOCOL.
+ *
+ * The first call after open, and the first after a call that ended abnormally
+ * (TIMEOUT, PROTOCOL, STALL, IO, CANCELLED), resynchronises first: PING with a
+ * fresh id and a random cookie, frames discarded until its PING_RSP (2.3),
+ * waiting at most min(timeout, CTP_TIMEOUT_DEFAULT_MS). A failure there
+ * completes this call with resync_failed set.
+ *
+ * The encoded request must fit the device's max_frame (from the last
+ * successful HELLO on this device; 4096 bytes before one): else
+ * CTP_HOST_TOO_LARGE.
  *
  * Returns CTP_HOST_OK if the call is in flight: done (required) will then be
  * called exactly once, from a later dispatch, unless the device is closed
@@ -252,6 +280,11 @@ ctp_host_status ctp_host_device_call_sync(ctp_host_device *dev,
                                           ctp_host_progress_func progress,
                                           void *user_data,
                                           ctp_host_reply *reply);
+
+/* no call lasts longer than this many times its timeout, whatever PROGRESS says */
+#define CTP_HOST_MAX_TIMEOUT_FACTOR 10u
+/* a call ends with PROTOCOL after more dropped and stale frames than this */
+#define CTP_HOST_MAX_JUNK_FRAMES 64u
 
 /* the timeout a call of this type gets when timeout_ms is 0 */
 unsigned ctp_host_default_timeout_ms(uint8_t request_type);
