@@ -24,6 +24,8 @@ finish() {
 	fi
 }
 trap finish EXIT
+# a timeout (tests/run-tests.sh) sends SIGTERM: still stop the servers
+trap 'exit 1' TERM INT HUP
 
 ok() { # ok WHAT COMMAND... — the command's exit status is the verdict
 	local what=$1
@@ -101,7 +103,8 @@ PUB=$CERTTETHER_TEST_PUBLISHED
 # ---------------------------------------------------------------- Kerberos + HTTP auth
 is "401 to the web ticket port without a Kerberos ticket" 401 \
 	"$(code --negotiate -u : -H 'Content-Type: text/xml' --data-binary '<x/>' "$WT")"
-ok "the 401 offers Negotiate" bash -c "${CT[*]@Q} -D - -o /dev/null --data-binary '<x/>' ${WT@Q} | grep -qi '^WWW-Authenticate: Negotiate'"
+hdr=$("${CT[@]}" -D - -o /dev/null --data-binary '<x/>' "$WT" | tr -d '\r')
+ok "the 401 offers Negotiate and Basic" bash -c "grep -qx 'WWW-Authenticate: Negotiate' <<<${hdr@Q} && grep -qi '^WWW-Authenticate: Basic' <<<${hdr@Q}"
 ok "kinit with the test user's password" bash -c 'echo "$CERTTETHER_TEST_PASSWORD" | kinit "$CERTTETHER_TEST_USER" >/dev/null'
 is "Negotiate reaches the web ticket port (the fixture answers, here a fault for a non-SOAP body)" 500 \
 	"$(code --negotiate -u : -H 'Content-Type: text/xml' --data-binary '<x/>' "$WT")"
@@ -187,6 +190,11 @@ like "an Entity that is not the ticket's user gets fault 28020" '^fault 500 2802
 	"$(client --entity bob@test.local "$W/alice.csr")"
 like "a sip: claim that is not the authenticated user's is refused by the Web Ticket service" '^fault 500 28020 ' \
 	"$(client --ticket-only --sip-uri "$CERTTETHER_TEST_SIP_URI2")"
+diag() { "${CT[@]}" -D - -o /dev/null "$@" | tr -d '\r' | sed -n 's/^X-Ms-diagnostics: //Ip'; }
+like "GetAndPublishCert with a wrong SOAPAction gets fault 28001 (malformed)" '^28001;source="localhost";reason="The request is malformed: SOAPAction' \
+	"$(diag -H 'Content-Type: text/xml' -H 'SOAPAction: "urn:wrong"' --data-binary '<x/>' "$CERTTETHER_TEST_CERTPROV_URL/WebTicket_Proof")"
+like "the decoy port WebTicket_Bearer answers fault 28002" '^28002;' \
+	"$(diag -H 'Content-Type: text/xml' --data-binary '<x/>' "$CERTTETHER_TEST_CERTPROV_URL/WebTicket_Bearer")"
 openssl req -new -newkey rsa:1024 -nodes -keyout /dev/null -subj /CN=x -outform DER -out "$W/small.csr" 2>/dev/null
 like "an RSA-1024 CSR is rejected (MinCSRKeySize) with fault 28040" '^fault 500 28040 .*MinCSRKeySize' \
 	"$(client "$W/small.csr")"

@@ -43,7 +43,8 @@ ct_read_pid() {
 ct_session_pids() {
 	local sid=$1 stat f rest
 	for f in /proc/[0-9]*/stat; do
-		stat=$(cat "$f" 2>/dev/null) || continue
+		# bash's read, not cat: this loop visits every process and must not fork
+		read -r stat 2>/dev/null <"$f" || continue
 		rest=${stat##*) }
 		# fields after "comm)": state ppid pgrp session ...
 		set -- $rest
