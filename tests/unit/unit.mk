@@ -38,3 +38,9 @@ test-ct-csr-check_LIBS = $(ENGINE_LIBS)
 $(eval $(call unit_test,test-ctp-host,$(LIBCTP_HOST) $(LIBCTP)))
 test-ctp-host_CFLAGS = $(call pkg_cflags,libusb-1.0)
 test-ctp-host_LIBS = $(LIBCTP_HOST_LIBS)
+
+# CertProv: XML building/parsing (libxml2), exclusive C14N, WS-Trust P_SHA1 and HMAC-SHA1,
+# faults; documents and P_SHA1 vectors in tests/unit/data/certprov/
+$(eval $(call unit_test,test-certprov-xml,$(ENGINE_LINK)))
+test-certprov-xml_CFLAGS = $(ENGINE_CFLAGS)
+test-certprov-xml_LIBS = $(ENGINE_LIBS)
