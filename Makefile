@@ -46,8 +46,11 @@ endif
 
 # pkg-config is asked lazily (recursive '=' plus a once-only cache), so that
 # 'make deps' can run on a machine where the -dev packages are still missing.
-pkg_cflags = $(or $(_pc_c_$(subst -,_,$(subst .,_,$1))),$(eval _pc_c_$(subst -,_,$(subst .,_,$1)) := $$(shell $(PKG_CONFIG) --cflags $1))$(_pc_c_$(subst -,_,$(subst .,_,$1))))
-pkg_libs = $(or $(_pc_l_$(subst -,_,$(subst .,_,$1))),$(eval _pc_l_$(subst -,_,$(subst .,_,$1)) := $$(shell $(PKG_CONFIG) --libs $1))$(_pc_l_$(subst -,_,$(subst .,_,$1))))
+empty :=
+space := $(empty) $(empty)
+pc_key = $(subst $(space),_,$(subst -,_,$(subst .,_,$(strip $1))))
+pkg_cflags = $(or $(_pc_c_$(call pc_key,$1)),$(eval _pc_c_$(call pc_key,$1) := $$(shell $(PKG_CONFIG) --cflags $1))$(_pc_c_$(call pc_key,$1)))
+pkg_libs = $(or $(_pc_l_$(call pc_key,$1)),$(eval _pc_l_$(call pc_key,$1) := $$(shell $(PKG_CONFIG) --libs $1))$(_pc_l_$(call pc_key,$1)))
 
 # ALL_TARGETS: what 'make' builds; TEST_PROGRAMS: what 'make tests' adds;
 # UNIT_TESTS / INTEGRATION_TESTS: paths the runner executes (unit tests as
