@@ -458,8 +458,14 @@ ct_config_set_allow(CtConfig *self, const gchar *v, const CtConfigWhere *w, GErr
 		entry = g_new0(CtAllowEntry, 1);
 		g_ptr_array_add(allow, entry);
 		colon = strchr(item, ':');
-		if (colon != NULL) {
+		if (colon != NULL)
 			*colon = '\0';
+		if (item[0] == '\0' || strlen(item) > 64)
+			return ct_config_bad(
+			    error, w, v,
+			    "has an entry without a serial of 1 to 64 characters (use "
+			    "SERIAL or SERIAL:SHA256, separated by ';')");
+		if (colon != NULL) {
 			entry->fingerprint = ct_config_normalize_fingerprint(colon + 1);
 			if (entry->fingerprint == NULL)
 				return ct_config_bad(
@@ -468,10 +474,6 @@ ct_config_set_allow(CtConfig *self, const gchar *v, const CtConfigWhere *w, GErr
 				    "SHA-256 (64 hex digits)",
 				    item);
 		}
-		if (item[0] == '\0' || strlen(item) > 64)
-			return ct_config_bad(error, w, v,
-			                     "has an entry without a serial (use SERIAL or "
-			                     "SERIAL:SHA256, separated by ';')");
 		for (const gchar *p = item; *p != '\0'; p++) {
 			if (!g_ascii_isalnum(*p) && strchr("-_.", *p) == NULL)
 				return ct_config_bad(error, w, v,
@@ -763,7 +765,11 @@ ct_config_get_path(CtConfig *self)
 const gchar *const *
 ct_config_get_warnings(CtConfig *self)
 {
-	g_return_val_if_fail(CT_IS_CONFIG(self), NULL);
+	static const gchar *const none[] = {NULL};
+	g_return_val_if_fail(CT_IS_CONFIG(self), none);
+	/* an empty null-terminated GPtrArray may have no storage yet */
+	if (self->warnings->pdata == NULL)
+		return none;
 	return (const gchar *const *)self->warnings->pdata;
 }
 

@@ -47,3 +47,11 @@ test-certprov-xml_LIBS = $(ENGINE_LIBS)
 $(eval $(call unit_test,test-ct-ledger,$(CT_TEST_PKI_OBJ) $(ENGINE_LINK)))
 test-ct-ledger_CFLAGS = $(ENGINE_CFLAGS)
 test-ct-ledger_LIBS = $(ENGINE_LIBS)
+
+# enrollment (issue 3): backoff, config, identity, X.509/EST parsing, verification, HTTP
+# client (no TLS), retry orchestration; ct-test-issue.o makes their keys and certificates
+CT_ENROLL_UNIT_TESTS := test-ct-backoff test-ct-config test-ct-identity test-ct-x509 \
+	test-ct-verify test-ct-http test-ct-enrollment
+$(foreach t,$(CT_ENROLL_UNIT_TESTS),$(eval $(call unit_test,$(t),$(BUILDDIR)/tests/unit/ct-test-issue.o $(LIBENGINE))))
+$(foreach t,$(CT_ENROLL_UNIT_TESTS),$(eval $(t)_CFLAGS = $$(ENGINE_CFLAGS)))
+$(foreach t,$(CT_ENROLL_UNIT_TESTS),$(eval $(t)_LIBS = $$(ENGINE_LIBS)))
