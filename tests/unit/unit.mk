@@ -47,6 +47,9 @@ test-certprov-xml_LIBS = $(ENGINE_LIBS)
 $(eval $(call unit_test,test-ct-ledger,$(CT_TEST_PKI_OBJ) $(ENGINE_LINK)))
 test-ct-ledger_CFLAGS = $(ENGINE_CFLAGS)
 test-ct-ledger_LIBS = $(ENGINE_LIBS)
+$(eval $(call unit_test,test-ct-policy,$(CT_TEST_PKI_OBJ) $(ENGINE_LINK)))
+test-ct-policy_CFLAGS = $(ENGINE_CFLAGS)
+test-ct-policy_LIBS = $(ENGINE_LIBS)
 
 # enrollment (issue 3): backoff, config, identity, X.509/EST parsing, verification, HTTP
 # client (no TLS), retry orchestration; ct-test-issue.o makes their keys and certificates
