@@ -154,6 +154,30 @@ ct_wstrust_p_sha1(const guint8 *secret,
 	return ok;
 }
 
+/* key material is wiped when the last reference goes */
+typedef struct {
+	guint8 *data;
+	gsize len;
+} CtWstrustSecret;
+
+static void
+ct_wstrust_secret_free(gpointer user_data)
+{
+	CtWstrustSecret *secret = user_data;
+	OPENSSL_cleanse(secret->data, secret->len);
+	g_free(secret->data);
+	g_free(secret);
+}
+
+static GBytes *
+ct_wstrust_secret_new_take(guint8 *data, gsize len)
+{
+	CtWstrustSecret *secret = g_new0(CtWstrustSecret, 1);
+	secret->data = data;
+	secret->len = len;
+	return g_bytes_new_with_free_func(data, len, ct_wstrust_secret_free, secret);
+}
+
 GBytes *
 ct_wstrust_proof_key(GBytes *client_entropy, GBytes *server_entropy, GError **error)
 {
@@ -180,7 +204,7 @@ ct_wstrust_proof_key(GBytes *client_entropy, GBytes *server_entropy, GError **er
 		g_free(key);
 		return NULL;
 	}
-	return g_bytes_new_take(key, client_len);
+	return ct_wstrust_secret_new_take(key, client_len);
 }
 
 gboolean
@@ -213,5 +237,5 @@ ct_wstrust_random(gsize len, GError **error)
 		ct_wstrust_openssl_error(error, "RAND_bytes");
 		return NULL;
 	}
-	return g_bytes_new_take(buf, len);
+	return ct_wstrust_secret_new_take(buf, len);
 }

@@ -33,7 +33,8 @@ gboolean ct_wstrust_p_sha1(const guint8 *secret,
                            gsize out_len,
                            GError **error);
 
-/* the proof key for a client and a server entropy (length of the client entropy) */
+/* the proof key for a client and a server entropy (length of the client entropy);
+ * wiped from memory when the last reference is dropped */
 GBytes *ct_wstrust_proof_key(GBytes *client_entropy, GBytes *server_entropy, GError **error);
 
 /* HMAC-SHA1(key, data) */
@@ -50,7 +51,7 @@ gboolean ct_wstrust_sha1(const guint8 *data,
                          guint8 out[CT_WSTRUST_SHA1_LEN],
                          GError **error);
 
-/* @len bytes from OpenSSL's CSPRNG (RAND_bytes) */
+/* @len bytes from OpenSSL's CSPRNG (RAND_bytes), wiped when the last reference is dropped */
 GBytes *ct_wstrust_random(gsize len, GError **error);
 
 G_END_DECLS
