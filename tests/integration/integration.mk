@@ -1,2 +1,4 @@
 # integration tests (scripts run by tests/run-tests.sh with CT_BUILDDIR and CT_SRCDIR set)
 INTEGRATION_TESTS += tests/integration/servers-selftest.sh
+# the CertProv backend against the test servers (its build rules and script)
+-include tests/integration/certprov.mk
