@@ -41,6 +41,18 @@ fuzz-seeds: $(CTP_SEEDS_TOOL)
 	mkdir -p tests/fuzz/corpus
 	$(CTP_SEEDS_TOOL) tests/fuzz/corpus
 
+# CertProv's SOAP answer parsers (libxml2) and the certificate bundle decoder behind them
+SOAP_FUZZ_SRCS := daemon/enroll/ct-soap.c daemon/enroll/ct-wstrust-crypto.c \
+	daemon/engine/ct-x509.c daemon/engine/ct-error.c
+FUZZ_DEPS += $(SOAP_FUZZ_SRCS) daemon/enroll/ct-soap.h daemon/enroll/ct-wstrust-crypto.h \
+	daemon/engine/ct-x509.h daemon/engine/ct-error.h
+FUZZ_TARGETS += fuzz-soap-response
+fuzz-soap-response_SRCS = $(SOAP_FUZZ_SRCS)
+fuzz-soap-response_CFLAGS = $(call pkg_cflags,gio-2.0) $(call pkg_cflags,libxml-2.0) \
+	$(call pkg_cflags,openssl)
+fuzz-soap-response_LIBS = $(call pkg_libs,gio-2.0) $(call pkg_libs,libxml-2.0) \
+	$(call pkg_libs,openssl)
+
 # keep this rule last: its prerequisites are the targets listed so far
 fuzz-build: $(addprefix $(FUZZ_BUILDDIR)/,$(FUZZ_TARGETS))
 
