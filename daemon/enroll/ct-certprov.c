@@ -294,7 +294,7 @@ ct_certprov_discover_certprov(CtCertprov *self,
 	g_autofree gchar *why = NULL;
 	g_autofree gchar *mex_url = g_strconcat(ep->service_url, "/mex", NULL);
 	g_autoptr(GError) error_local = NULL;
-	CtSoapMex mex = {NULL};
+	CtSoapMex mex = {0};
 	gint64 t0 = g_get_monotonic_time();
 	CtCertprovMexResult res;
 
@@ -342,7 +342,7 @@ ct_certprov_discover_webticket(CtCertprov *self,
 	g_autofree gchar *service = NULL;
 	g_autofree gchar *mex_url = NULL;
 	g_autoptr(GError) error_local = NULL;
-	CtSoapMex mex = {NULL};
+	CtSoapMex mex = {0};
 	gint64 t0 = g_get_monotonic_time();
 	CtCertprovMexResult res;
 
@@ -569,7 +569,7 @@ ct_certprov_submit(CtEnrollBackend *base,
 {
 	CtCertprov *self = CT_CERTPROV(base);
 	CtCredentials *credentials = ct_enroll_backend_get_credentials(base);
-	g_auto(CtCertprovEndpoints) ep = {NULL};
+	g_auto(CtCertprovEndpoints) ep = {0};
 	g_autoptr(GBytes) client_entropy = NULL;
 	g_autoptr(CtWebTicket) ticket = NULL;
 	g_autoptr(GBytes) proof_key = NULL;

@@ -1302,9 +1302,9 @@ ct_soap_set_error(guint status,
                   const gchar *principal,
                   GError **error)
 {
-	CtMsDiagnostics hdr = {NULL};
-	CtMsDiagnostics flt = {NULL};
-	CtMsDiagnostics d = {NULL};
+	CtMsDiagnostics hdr = {0};
+	CtMsDiagnostics flt = {0};
+	CtMsDiagnostics d = {0};
 	g_autofree gchar *answer = NULL;
 	gboolean is_fault;
 	gboolean soap_server, auth, store;

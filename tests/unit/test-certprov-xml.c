@@ -422,8 +422,8 @@ assert_all_parsers_refuse(const gchar *doc, const gchar *secret)
 	g_autoptr(xmlDoc) parsed = NULL;
 	g_autoptr(CtWebTicket) ticket = NULL;
 	g_autoptr(GBytes) token = NULL;
-	CtSoapMex mex = {NULL};
-	CtMsDiagnostics diag = {NULL};
+	CtSoapMex mex = {0};
+	CtMsDiagnostics diag = {0};
 	GError *errors[4];
 
 	parsed = ct_soap_parse(data, len, "the test document", &e1);
@@ -563,8 +563,8 @@ test_garbage_and_truncation(void)
 			g_autoptr(GError) e4 = NULL;
 			g_autoptr(CtWebTicket) ticket = NULL;
 			g_autoptr(GBytes) token = NULL;
-			CtSoapMex mex = {NULL};
-			CtMsDiagnostics diag = {NULL};
+			CtSoapMex mex = {0};
+			CtMsDiagnostics diag = {0};
 
 			ticket = ct_soap_parse_webticket_response(data, cut, &e1);
 			g_assert_null(ticket);
@@ -668,7 +668,7 @@ test_mex_certprov(void)
 	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
 		g_autoptr(GBytes) xml = data_file(files[i]);
 		g_autoptr(GError) error = NULL;
-		CtSoapMex mex = {NULL};
+		CtSoapMex mex = {0};
 		gsize len = 0;
 		const guint8 *data = bytes_data(xml, &len);
 
@@ -700,7 +700,7 @@ test_mex_webticket(void)
 	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
 		g_autoptr(GBytes) xml = data_file(files[i]);
 		g_autoptr(GError) error = NULL;
-		CtSoapMex mex = {NULL};
+		CtSoapMex mex = {0};
 		gsize len = 0;
 		const guint8 *data = bytes_data(xml, &len);
 
@@ -715,7 +715,7 @@ test_mex_webticket(void)
 	{
 		g_autoptr(GBytes) xml = data_file("webticket-mex.xml");
 		g_autoptr(GError) error = NULL;
-		CtSoapMex mex = {NULL};
+		CtSoapMex mex = {0};
 		gsize len = 0;
 		const guint8 *data = bytes_data(xml, &len);
 		g_assert_true(ct_soap_parse_mex(data, len, "WebTicketServiceCert", &mex, &error));
@@ -750,7 +750,7 @@ test_mex_errors(void)
 	g_autoptr(GError) e1 = NULL;
 	g_autoptr(GError) e2 = NULL;
 	g_autoptr(GError) e3 = NULL;
-	CtSoapMex mex = {NULL};
+	CtSoapMex mex = {0};
 
 	g_assert_false(ct_soap_parse_mex(data, len, CT_CERTPROV_PROOF_PORT, &mex, &e1));
 	g_assert_error(e1, CT_ERROR, CT_ERROR_PROTOCOL);
@@ -1342,7 +1342,7 @@ test_gapc_response(void)
 static void
 test_ms_diagnostics_header(void)
 {
-	CtMsDiagnostics d = {NULL};
+	CtMsDiagnostics d = {0};
 
 	g_assert_true(ct_soap_parse_ms_diagnostics_header(
 	    "28020;source=\"pool01.contoso.com\";reason=\"No valid security token.\"", &d));
@@ -1382,7 +1382,7 @@ test_fault_parse(void)
 {
 	g_autoptr(GBytes) auth = data_file("fault-auth.xml");
 	g_autoptr(GBytes) store = data_file("fault-store.xml");
-	CtMsDiagnostics d = {NULL};
+	CtMsDiagnostics d = {0};
 
 	g_assert_true(
 	    ct_soap_parse_fault(g_bytes_get_data(auth, NULL), g_bytes_get_size(auth), &d));
