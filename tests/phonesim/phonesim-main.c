@@ -61,6 +61,7 @@ main(int argc, char **argv)
 	g_autofree gchar *state_dir = NULL;
 	g_autofree gchar *control_path = NULL;
 	gboolean quiet = FALSE;
+	gboolean trace = FALSE;
 	g_auto(GStrv) command = NULL;
 	const GOptionEntry entries[] = {
 	    {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
@@ -68,6 +69,7 @@ main(int argc, char **argv)
 	    {"control", 0, 0, G_OPTION_ARG_FILENAME, &control_path,
 	     "Control socket (default DIR/control.sock)", "PATH"},
 	    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Do not log plug/unplug events", NULL},
+	    {"trace", 0, 0, G_OPTION_ARG_NONE, &trace, "Log every frame in and out", NULL},
 	    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &command, NULL,
 	     "-- COMMAND [ARGS...]"},
 	    {NULL, 0, 0, 0, NULL, NULL, NULL},
@@ -104,6 +106,7 @@ main(int argc, char **argv)
 	if (control_path == NULL)
 		control_path = g_build_filename(state_dir, "control.sock", NULL);
 
+	phonesim_phone_set_trace(trace || g_getenv("PHONESIM_TRACE") != NULL);
 	g_autoptr(PhonesimSim) sim = phonesim_sim_new(state_dir, !quiet, &error);
 	if (sim == NULL) {
 		g_printerr("phonesim: %s\n", error->message);

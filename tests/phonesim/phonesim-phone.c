@@ -17,6 +17,7 @@
 #include "tests/phonesim/phonesim-device.h"
 #include "tests/phonesim/phonesim-openssl.h"
 #include "usbproto/codec/ctp-frame.h"
+#include "usbproto/codec/ctp-message.h"
 #include "usbproto/device/ctp-device-session.h"
 
 #define OVERSIZE_EXTRA 4096u /* bytes beyond CTP_MAX_FRAME an oversized answer carries */
@@ -41,6 +42,28 @@ struct _PhonesimPhone {
 	guint64 events[PHONESIM_N_EVENTS];
 	guint8 tx[CTP_MAX_FRAME];
 };
+
+static gboolean trace_frames;
+
+void
+phonesim_phone_set_trace(gboolean trace)
+{
+	trace_frames = trace;
+}
+
+/* one stderr line per frame, for debugging a host against phonesim */
+static void
+trace(const PhonesimPhone *phone, const gchar *dir, const guint8 *frame, gsize len)
+{
+	if (!trace_frames)
+		return;
+	if (len >= CTP_HEADER_SIZE && frame[0] == CTP_MAGIC_0 && frame[1] == CTP_MAGIC_1)
+		g_printerr("phonesim: %s %s %s id=%u len=%" G_GSIZE_FORMAT "\n", phone->id, dir,
+		           ctp_message_type_to_string(frame[3]), frame[6] | (frame[7] << 8), len);
+	else
+		g_printerr("phonesim: %s %s (not a frame) len=%" G_GSIZE_FORMAT "\n", phone->id,
+		           dir, len);
+}
 
 static const gchar *const event_names[PHONESIM_N_EVENTS] = {
     "plugged", "unplugged", "hello",   "status", "csr",
@@ -170,6 +193,7 @@ hook_send(gpointer user, const guint8 *frame, gsize len)
 	guint32 bit = 1u << (request & 0x1f);
 
 	phone->frames_sent++;
+	trace(phone, "->", frame, len);
 	count_answer(phone, frame, len);
 	if (type != CTP_MSG_PROGRESS && (type & CTP_TYPE_RESPONSE) && request != 0 &&
 	    (phone->misbehave.malformed & bit))
@@ -222,6 +246,7 @@ usb_bulk_out(gpointer user, const guint8 *data, gsize len)
 	                  : 0;
 
 	phone->frames_received++;
+	trace(phone, "<-", data, len);
 	if (unplug_at_fires(phone, type)) {
 		/* one shot: after a replug the phone behaves, so a retry can succeed */
 		g_free(phone->last_unplug);

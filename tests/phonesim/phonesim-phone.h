@@ -68,3 +68,6 @@ gboolean phonesim_phone_event_reached(PhonesimPhone *phone, PhonesimEvent event,
 JsonNode *phonesim_phone_status_json(PhonesimPhone *phone);
 gchar *phonesim_phone_status_text(PhonesimPhone *phone);
 gboolean phonesim_phone_is_plugged(PhonesimPhone *phone);
+
+/* log every frame in and out on stderr (all phones) */
+void phonesim_phone_set_trace(gboolean trace);

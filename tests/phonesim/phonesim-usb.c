@@ -28,6 +28,7 @@
 #define USBFS_MEMORY_MAX (16u * 1024 * 1024) /* the kernel's default usbfs_memory_mb */
 #define ROOT_HUB_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb1"
 #define CLIENT_DATA_KEY  "phonesim-generation"
+#define OUT_TRANSFER_MAX (1024u * 1024) /* bytes a device buffers for one OUT transfer */
 
 struct _PhonesimUsb {
 	UMockdevTestbed *testbed;
@@ -37,7 +38,7 @@ struct _PhonesimUsb {
 typedef struct {
 	UMockdevIoctlData *urb;
 	UMockdevIoctlData *buf; /* NULL for zero-length URBs */
-	gpointer client;        /* the submitting file descriptor (identity only) */
+	guint64 client;         /* serial number of the submitting file descriptor */
 } PhonesimUrb;
 
 struct _PhonesimUsbPort {
@@ -54,12 +55,14 @@ struct _PhonesimUsbPort {
 	UMockdevIoctlBase *handler;
 
 	/* guarded by lock */
-	gboolean plugged;   /* sysfs side present */
-	gboolean connected; /* answers ioctls (false from the cut until the next plug) */
-	guint generation;   /* bumped per plug: file descriptors of an earlier plug get ENODEV */
-	GQueue in_urbs;     /* PhonesimUrb*: bulk IN URBs waiting for device data */
-	GQueue done;        /* PhonesimUrb*: completed, waiting to be reaped by their client */
-	GQueue in_data;     /* GBytes*: transfers the device wants to send on EP 0x81 */
+	gboolean plugged;      /* sysfs side present */
+	gboolean connected;    /* answers ioctls (false from the cut until the next plug) */
+	guint generation;      /* bumped per plug: file descriptors of an earlier plug get ENODEV */
+	guint64 client_serial; /* of the last file descriptor seen */
+	GQueue in_urbs;        /* PhonesimUrb*: bulk IN URBs waiting for device data */
+	GQueue done;           /* PhonesimUrb*: completed, waiting to be reaped by their client */
+	GQueue in_data;        /* GBytes*: transfers the device wants to send on EP 0x81 */
+	GByteArray *out_transfer; /* bulk OUT packets of a transfer not yet ended */
 	guint8 descriptors[18 + 32];
 	GPtrArray *strings; /* gunichar2-encoded string descriptors, index 0 = LANGID */
 };
@@ -128,7 +131,7 @@ phonesim_usb_free(PhonesimUsb *usb)
 }
 
 static PhonesimUrb *
-urb_new(UMockdevIoctlData *urb, gpointer client)
+urb_new(UMockdevIoctlData *urb, guint64 client)
 {
 	PhonesimUrb *u = g_new0(PhonesimUrb, 1);
 	u->urb = g_object_ref(urb);
@@ -159,9 +162,26 @@ urb_finish(PhonesimUsbPort *port, PhonesimUrb *u, int status, int actual)
 }
 
 /*
+ * A short packet ended the transfer: the kernel cancels the URBs that a host queued
+ * to continue it (USBDEVFS_URB_BULK_CONTINUATION), so that no later transfer's data
+ * lands in them.
+ */
+static void
+end_continuations(PhonesimUsbPort *port, guint64 client)
+{
+	while (!g_queue_is_empty(&port->in_urbs)) {
+		PhonesimUrb *next = g_queue_peek_head(&port->in_urbs);
+		if (next->client != client ||
+		    (urb_struct(next)->flags & USBDEVFS_URB_BULK_CONTINUATION) == 0)
+			return;
+		urb_finish(port, g_queue_pop_head(&port->in_urbs), -EREMOTEIO, 0);
+	}
+}
+
+/*
  * Move device data into waiting IN URBs, with real bulk semantics: a transfer ends
  * with a short packet, so a URB smaller than the data takes a full-packet prefix and
- * the rest waits for the next URB; a URB whose length is not a packet multiple
+ * the rest goes to the next URB; a URB whose length is not a packet multiple
  * overflows (babble).
  */
 static void
@@ -173,21 +193,27 @@ pump_in(PhonesimUsbPort *port)
 		gsize n = 0;
 		const guint8 *d = g_bytes_get_data(b, &n);
 		gsize cap = (gsize)urb_struct(u)->buffer_length;
+		gboolean ended = TRUE;
 		int status = 0;
 
 		if (n > cap) {
 			if (cap % BULK_PACKET_SIZE == 0) {
 				g_queue_push_head(&port->in_data,
 				                  g_bytes_new_from_bytes(b, cap, n - cap));
+				ended = FALSE;
 			} else {
 				status = -EOVERFLOW;
 			}
 			n = cap;
 		}
+		/* (a frame of exactly cap bytes ends too: the device sends a zero-length packet) */
 		if (n > 0)
 			memcpy(u->buf->data, d, n);
 		g_bytes_unref(b);
+		guint64 client = u->client;
 		urb_finish(port, u, status, (int)n);
+		if (ended)
+			end_continuations(port, client);
 	}
 }
 
@@ -201,6 +227,7 @@ phonesim_usb_port_cut_locked(PhonesimUsbPort *port)
 	while (!g_queue_is_empty(&port->in_urbs))
 		urb_finish(port, g_queue_pop_head(&port->in_urbs), -ESHUTDOWN, 0);
 	g_queue_clear_full(&port->in_data, (GDestroyNotify)g_bytes_unref);
+	g_byte_array_set_size(port->out_transfer, 0);
 	if (port->callbacks != NULL)
 		port->callbacks->bus_reset(port->user);
 }
@@ -457,6 +484,33 @@ handle_control(PhonesimUsbPort *port, PhonesimUrb *u)
 	return (int)len;
 }
 
+/*
+ * Bulk OUT: the device sees packets, and a transfer ends with a short packet or a
+ * zero-length packet (URB_ZERO_PACKET, or a separate zero-length URB). A host that
+ * sends a packet-multiple frame without a zero-length packet leaves the device
+ * waiting for more, as real hardware would.
+ */
+static void
+handle_bulk_out(PhonesimUsbPort *port, PhonesimUrb *u)
+{
+	struct usbdevfs_urb *urb = urb_struct(u);
+	gsize len = (gsize)urb->buffer_length;
+	gboolean ends =
+	    len % BULK_PACKET_SIZE != 0 || len == 0 || (urb->flags & USBDEVFS_URB_ZERO_PACKET) != 0;
+
+	if (len > 0)
+		g_byte_array_append(port->out_transfer, u->buf->data, (guint)len);
+	urb_finish(port, u, 0, (int)len);
+	/* a device buffer is finite: what runs past it is delivered (and rejected) as is */
+	if (port->out_transfer->len > OUT_TRANSFER_MAX)
+		ends = TRUE;
+	if (!ends || port->out_transfer->len == 0)
+		return;
+	g_autoptr(GByteArray) transfer = port->out_transfer;
+	port->out_transfer = g_byte_array_new();
+	port->callbacks->bulk_out(port->user, transfer->data, transfer->len);
+}
+
 static void
 handle_submit(PhonesimUsbPort *port, PhonesimUrb *u)
 {
@@ -466,11 +520,7 @@ handle_submit(PhonesimUsbPort *port, PhonesimUrb *u)
 		int r = handle_control(port, u);
 		urb_finish(port, u, r < 0 ? r : 0, r < 0 ? 0 : r);
 	} else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == EP_BULK_OUT) {
-		/* the device takes the whole transfer; a zero-length packet only ends one */
-		urb_finish(port, u, 0, urb->buffer_length);
-		if (urb->buffer_length > 0)
-			port->callbacks->bulk_out(port->user, u->buf->data,
-			                          (gsize)urb->buffer_length);
+		handle_bulk_out(port, u);
 	} else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == EP_BULK_IN) {
 		g_queue_push_tail(&port->in_urbs, u);
 		pump_in(port);
@@ -481,7 +531,7 @@ handle_submit(PhonesimUsbPort *port, PhonesimUrb *u)
 
 /* a client's URB, or NULL; the done queue is short (one or two entries per client) */
 static PhonesimUrb *
-take_done(PhonesimUsbPort *port, gpointer client)
+take_done(PhonesimUsbPort *port, guint64 client)
 {
 	for (GList *l = port->done.head; l != NULL; l = l->next) {
 		PhonesimUrb *u = l->data;
@@ -494,7 +544,7 @@ take_done(PhonesimUsbPort *port, gpointer client)
 }
 
 static gboolean
-client_has_done(PhonesimUsbPort *port, gpointer client)
+client_has_done(PhonesimUsbPort *port, guint64 client)
 {
 	for (GList *l = port->done.head; l != NULL; l = l->next) {
 		if (((PhonesimUrb *)l->data)->client == client)
@@ -505,7 +555,7 @@ client_has_done(PhonesimUsbPort *port, gpointer client)
 
 /* the file descriptor was closed: the kernel would discard its URBs */
 static void
-purge_client(PhonesimUsbPort *port, gpointer client)
+purge_client(PhonesimUsbPort *port, guint64 client)
 {
 	for (GQueue *q = &port->in_urbs; q != NULL; q = q == &port->in_urbs ? &port->done : NULL) {
 		GList *l = q->head;
@@ -521,47 +571,60 @@ purge_client(PhonesimUsbPort *port, gpointer client)
 	}
 }
 
+/*
+ * What phonesim knows of one open file descriptor (an umockdev ioctl client). URBs
+ * are tagged with its serial number, never the object's address: a new client may
+ * get the address of one that is gone.
+ */
+typedef struct {
+	PhonesimUsbPort *port; /* a reference */
+	guint64 serial;
+	guint generation; /* the plug it was opened in */
+} PhonesimUsbClient;
+
 static void
-on_client_notify_connected(GObject *client, GParamSpec *pspec, gpointer user)
+on_client_notify_connected(GObject *object, GParamSpec *pspec, gpointer user)
 {
-	PhonesimUsbPort *port = user;
+	PhonesimUsbClient *c = user;
 	(void)pspec;
-	if (umockdev_ioctl_client_get_connected(UMOCKDEV_IOCTL_CLIENT(client)))
+	if (umockdev_ioctl_client_get_connected(UMOCKDEV_IOCTL_CLIENT(object)))
 		return;
-	g_mutex_lock(port->lock);
-	purge_client(port, client);
-	g_mutex_unlock(port->lock);
+	g_mutex_lock(c->port->lock);
+	purge_client(c->port, c->serial);
+	g_mutex_unlock(c->port->lock);
 }
 
-/* the client object is gone: its URBs must not outlive it, nor its pointer be reused */
+/* the client object goes away (its signal handlers are already gone) */
 static void
 on_client_finalized(gpointer user, GObject *where_the_client_was)
 {
-	PhonesimUsbPort *port = user;
-	g_mutex_lock(port->lock);
-	purge_client(port, where_the_client_was);
-	g_mutex_unlock(port->lock);
-	phonesim_usb_port_unref(port);
+	PhonesimUsbClient *c = user;
+	(void)where_the_client_was;
+	g_mutex_lock(c->port->lock);
+	purge_client(c->port, c->serial);
+	g_mutex_unlock(c->port->lock);
+	phonesim_usb_port_unref(c->port);
+	g_free(c);
 }
 
-/*
- * The plug generation a file descriptor was opened in: a descriptor kept open over an
- * unplug must keep failing with ENODEV after the next plug, like a real one.
- */
-static guint
-client_generation(PhonesimUsbPort *port, UMockdevIoctlClient *client)
+/* lock held */
+static PhonesimUsbClient *
+client_info(PhonesimUsbPort *port, UMockdevIoctlClient *client)
 {
-	gpointer g = g_object_get_data(G_OBJECT(client), CLIENT_DATA_KEY);
-	if (g == NULL) {
-		g = GUINT_TO_POINTER(port->generation);
-		g_object_set_data(G_OBJECT(client), CLIENT_DATA_KEY, g);
+	PhonesimUsbClient *c = g_object_get_data(G_OBJECT(client), CLIENT_DATA_KEY);
+	if (c == NULL) {
+		c = g_new0(PhonesimUsbClient, 1);
 		/* the client keeps the port alive: its signals may come after the owner let go */
 		g_atomic_int_inc(&port->refcount);
-		g_object_weak_ref(G_OBJECT(client), on_client_finalized, port);
+		c->port = port;
+		c->serial = ++port->client_serial;
+		c->generation = port->generation;
+		g_object_set_data(G_OBJECT(client), CLIENT_DATA_KEY, c);
+		g_object_weak_ref(G_OBJECT(client), on_client_finalized, c);
 		g_signal_connect(client, "notify::connected",
-		                 G_CALLBACK(on_client_notify_connected), port);
+		                 G_CALLBACK(on_client_notify_connected), c);
 	}
-	return GPOINTER_TO_UINT(g);
+	return c;
 }
 
 static long
@@ -571,11 +634,13 @@ handle_ioctl_locked(PhonesimUsbPort *port, UMockdevIoctlClient *client, int *eno
 	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
 	g_autoptr(UMockdevIoctlData) d = NULL;
 	g_autoptr(GError) error = NULL;
-	gboolean alive = port->connected && client_generation(port, client) == port->generation;
+	PhonesimUsbClient *c = client_info(port, client);
+	/* a descriptor kept open over an unplug keeps failing after the next plug */
+	gboolean alive = port->connected && c->generation == port->generation;
 
 	/* after a disconnect only completed URBs can still be reaped */
 	if (!alive && !((req == USBDEVFS_REAPURBNDELAY || req == USBDEVFS_REAPURB) &&
-	                client_has_done(port, client))) {
+	                client_has_done(port, c->serial))) {
 		*eno = ENODEV;
 		return -1;
 	}
@@ -590,8 +655,11 @@ handle_ioctl_locked(PhonesimUsbPort *port, UMockdevIoctlClient *client, int *eno
 
 	switch (req) {
 	case USBDEVFS_GET_CAPABILITIES:
+		/* with BULK_SCATTER_GATHER libusb submits a transfer as one URB, not 16 KiB pieces
+		 */
 		*(guint32 *)d->data = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
 		                      USBDEVFS_CAP_NO_PACKET_SIZE_LIM |
+		                      USBDEVFS_CAP_BULK_SCATTER_GATHER |
 		                      USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
 		return 0;
 	case USBDEVFS_CLAIMINTERFACE:
@@ -601,13 +669,14 @@ handle_ioctl_locked(PhonesimUsbPort *port, UMockdevIoctlClient *client, int *eno
 			return -1;
 		}
 		return 0;
-	case USBDEVFS_SETINTERFACE:
-	case USBDEVFS_SETCONFIGURATION:
 	case USBDEVFS_CLEAR_HALT:
 	case USBDEVFS_RESETEP:
 	case USBDEVFS_DISCONNECT_CLAIM:
 		return 0;
+	case USBDEVFS_SETINTERFACE:
+	case USBDEVFS_SETCONFIGURATION:
 	case USBDEVFS_RESET:
+		/* the device sees these on the bus: a new session starts (PROTOCOL.md 7.1) */
 		port->callbacks->bus_reset(port->user);
 		return 0;
 	case USBDEVFS_GETDRIVER: /* no kernel driver bound */
@@ -628,7 +697,7 @@ handle_ioctl_locked(PhonesimUsbPort *port, UMockdevIoctlClient *client, int *eno
 			*eno = urb->buffer_length < 0 ? EINVAL : ENOMEM;
 			return -1;
 		}
-		PhonesimUrb *u = urb_new(d, client);
+		PhonesimUrb *u = urb_new(d, c->serial);
 		if (urb->buffer_length > 0) {
 			u->buf =
 			    umockdev_ioctl_data_resolve(d, offsetof(struct usbdevfs_urb, buffer),
@@ -646,7 +715,7 @@ handle_ioctl_locked(PhonesimUsbPort *port, UMockdevIoctlClient *client, int *eno
 	}
 	case USBDEVFS_REAPURB: /* libusb never blocks in the kernel; treat as NDELAY */
 	case USBDEVFS_REAPURBNDELAY: {
-		PhonesimUrb *u = take_done(port, client);
+		PhonesimUrb *u = take_done(port, c->serial);
 		if (u == NULL) {
 			*eno = alive ? EAGAIN : ENODEV;
 			return -1;
@@ -662,7 +731,7 @@ handle_ioctl_locked(PhonesimUsbPort *port, UMockdevIoctlClient *client, int *eno
 		gulong addr = *(gulong *)arg->data;
 		for (GList *l = port->in_urbs.head; l != NULL; l = l->next) {
 			PhonesimUrb *u = l->data;
-			if (u->client == client && u->urb->client_addr == addr) {
+			if (u->client == c->serial && u->urb->client_addr == addr) {
 				g_queue_delete_link(&port->in_urbs, l);
 				urb_finish(port, u, -ENOENT, 0);
 				return 0;
@@ -707,6 +776,7 @@ phonesim_usb_port_new(PhonesimUsb *usb,
 	PhonesimUsbPort *port = g_new0(PhonesimUsbPort, 1);
 	port->refcount = 1;
 	port->usb = usb;
+	port->out_transfer = g_byte_array_new();
 	port->number = port_number;
 	port->devnum = port_number + 1; /* the root hub is device 1 */
 	port->syspath = g_strdup_printf("%s/%u-%u", ROOT_HUB_SYSPATH, PHONESIM_BUSNUM, port_number);
@@ -815,6 +885,7 @@ phonesim_usb_port_unref(PhonesimUsbPort *port)
 	g_queue_clear_full(&port->done, (GDestroyNotify)urb_free);
 	g_queue_clear_full(&port->in_data, (GDestroyNotify)g_bytes_unref);
 	g_clear_pointer(&port->strings, g_ptr_array_unref);
+	g_byte_array_unref(port->out_transfer);
 	g_mutex_clear(&port->lock_storage);
 	g_free(port->syspath);
 	g_free(port->devnode);

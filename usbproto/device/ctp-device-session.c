@@ -419,10 +419,11 @@ check_item(const ctp_device_session *s, const ctp_stage_item_req *it, ctp_text_b
 			return CTP_ERR_BAD_MESSAGE;
 		}
 		if (s->settings_seen & (1u << it->setting)) {
+			/* a well-formed item at the wrong moment, like one out of order */
 			tb_add(tb, "setting ");
 			tb_add_u32(tb, it->setting);
 			tb_add(tb, " staged twice");
-			return CTP_ERR_BAD_MESSAGE;
+			return CTP_ERR_BAD_STATE;
 		}
 	}
 	return CTP_DEVICE_OK;
