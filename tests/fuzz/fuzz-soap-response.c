@@ -41,7 +41,7 @@ fuzz_signed_envelope(const CtWebTicket *ticket)
 		return;
 	/* what we send must be a document we accept ourselves */
 	doc = ct_soap_parse(g_bytes_get_data(envelope, NULL), g_bytes_get_size(envelope),
-			    "our own envelope", NULL);
+	                    "our own envelope", NULL);
 	if (doc == NULL && g_bytes_get_size(envelope) <= CT_SOAP_MAX_DOCUMENT)
 		__builtin_trap();
 }
@@ -83,12 +83,12 @@ LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
 	token = ct_soap_parse_get_and_publish_cert_response(body, body_len, NULL);
 	if (token != NULL)
 		ct_x509_stack_free(ct_x509_certs_from_der_any(g_bytes_get_data(token, NULL),
-							      g_bytes_get_size(token), NULL));
+		                                              g_bytes_get_size(token), NULL));
 
 	ct_soap_parse_fault(body, body_len, &diag);
 	ct_ms_diagnostics_clear(&diag);
 	ct_soap_set_error(size > 0 ? 200 + data[size - 1] * 2 : 500, header, body, body_len,
-			  "the fuzzed server", "alice@EXAMPLE.COM", &error);
+	                  "the fuzzed server", "alice@EXAMPLE.COM", &error);
 	if (error == NULL)
 		__builtin_trap(); /* a failure always gives an error */
 	return 0;
