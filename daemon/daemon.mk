@@ -22,3 +22,45 @@ ALL_TARGETS += $(LIBENGINE)
 
 # installed data: systemd user unit, D-Bus activation and introspection, config example
 -include daemon/data/data.mk
+
+# the D-Bus API: C skeletons and proxies generated from the committed XML, for
+# certtetherd (skeletons) and the certtether CLI (proxies)
+DBUS_XML := daemon/data/org.certtether.Daemon1.xml
+DBUS_GEN_DIR := $(BUILDDIR)/daemon/service
+DBUS_GEN_C := $(DBUS_GEN_DIR)/ctd-dbus-generated.c
+DBUS_GEN_H := $(DBUS_GEN_DIR)/ctd-dbus-generated.h
+DBUS_GEN_O := $(DBUS_GEN_DIR)/ctd-dbus-generated.o
+LIBCTD_DBUS := $(BUILDDIR)/daemon/libctd-dbus.a
+
+$(DBUS_GEN_C) $(DBUS_GEN_H) &: $(DBUS_XML)
+	@mkdir -p $(DBUS_GEN_DIR)
+	cd $(DBUS_GEN_DIR) && gdbus-codegen --interface-prefix org.certtether. \
+		--c-namespace CtdDbus --c-generate-object-manager --glib-min-required 2.74 \
+		--generate-c-code ctd-dbus-generated $(CURDIR)/$(DBUS_XML)
+
+# generated code is not ours to warn about: plain flags, no -Werror
+$(DBUS_GEN_O): $(DBUS_GEN_C) $(DBUS_GEN_H)
+	$(CC) -std=gnu11 $(CFLAGS) $(SAN_FLAGS) $(call pkg_cflags,gio-2.0 gio-unix-2.0) -c $< -o $@
+
+$(LIBCTD_DBUS): $(DBUS_GEN_O)
+	$(AR) rcs $@ $^
+
+# certtetherd
+CTD_SRCS := $(wildcard daemon/service/*.c)
+CTD_OBJS := $(patsubst %.c,$(BUILDDIR)/%.o,$(CTD_SRCS))
+CERTTETHERD := $(BUILDDIR)/daemon/certtetherd
+
+$(CTD_OBJS): EXTRA_CFLAGS = $(ENGINE_CFLAGS) -I$(DBUS_GEN_DIR) -DG_LOG_DOMAIN='"certtetherd"'
+$(CTD_OBJS): $(DBUS_GEN_H)
+
+$(CERTTETHERD): $(CTD_OBJS) $(LIBCTD_DBUS) $(ENGINE_LINK)
+	$(call link,$(CTD_OBJS) $(LIBCTD_DBUS) $(ENGINE_LINK),$(ENGINE_LIBS))
+
+ALL_TARGETS += $(CERTTETHERD)
+
+install-daemon: $(CERTTETHERD)
+	install -D -m 0755 $(CERTTETHERD) $(DESTDIR)$(LIBEXECDIR)/certtetherd
+	install -D -m 0644 $(DBUS_XML) $(DESTDIR)$(DATADIR)/dbus-1/interfaces/org.certtether.Daemon1.xml
+
+INSTALL_RULES += install-daemon
+.PHONY: install-daemon

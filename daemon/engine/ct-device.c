@@ -104,15 +104,9 @@ ct_device_class_init(CtDeviceClass *klass)
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 	object_class->finalize = ct_device_finalize;
 	/* one coarse signal: observers re-read what they show, the D-Bus layer diffs */
-	signals[SIGNAL_CHANGED] = g_signal_new("changed",
-					       G_TYPE_FROM_CLASS(klass),
-					       G_SIGNAL_RUN_LAST,
-					       0,
-					       NULL,
-					       NULL,
-					       NULL,
-					       G_TYPE_NONE,
-					       0);
+	signals[SIGNAL_CHANGED] =
+	    g_signal_new("changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                 NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -238,11 +232,11 @@ ct_device_get_next_retry(CtDevice *self)
 
 void
 ct_device_set_identity(CtDevice *self,
-		       const gchar *serial,
-		       const gchar *vendor,
-		       const gchar *model,
-		       const gchar *firmware,
-		       const gchar *identity_fingerprint)
+                       const gchar *serial,
+                       const gchar *vendor,
+                       const gchar *model,
+                       const gchar *firmware,
+                       const gchar *identity_fingerprint)
 {
 	gboolean changed = FALSE;
 	g_return_if_fail(CT_IS_DEVICE(self));
@@ -313,10 +307,10 @@ ct_device_set_user(CtDevice *self, const gchar *user)
 
 void
 ct_device_set_certificate(CtDevice *self,
-			  const gchar *serial,
-			  const gchar *subject,
-			  const gchar *issuer,
-			  gint64 not_after)
+                          const gchar *serial,
+                          const gchar *subject,
+                          const gchar *issuer,
+                          gint64 not_after)
 {
 	gboolean changed = FALSE;
 	g_return_if_fail(CT_IS_DEVICE(self));
@@ -368,7 +362,7 @@ ct_device_dup_error_name(CtDevice *self)
 		return g_strdup("");
 	if (self->last_error->domain == CT_ERROR)
 		return g_strdup_printf("org.certtether.Error.%s",
-				       ct_error_code_to_string((CtError)self->last_error->code));
+		                       ct_error_code_to_string((CtError)self->last_error->code));
 	return g_strdup("org.certtether.Error.Internal");
 }
 
@@ -382,46 +376,42 @@ ct_device_to_variant(CtDevice *self)
 	error_name = ct_device_dup_error_name(self);
 	g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add(&builder, "{sv}", "Id", g_variant_new_string(self->id));
-	g_variant_builder_add(&builder, "{sv}", "Serial", g_variant_new_string(ct_device_get_serial(self)));
-	g_variant_builder_add(&builder, "{sv}", "Vendor", g_variant_new_string(ct_device_get_vendor(self)));
-	g_variant_builder_add(&builder, "{sv}", "Model", g_variant_new_string(ct_device_get_model(self)));
-	g_variant_builder_add(&builder, "{sv}", "Firmware", g_variant_new_string(ct_device_get_firmware(self)));
-	g_variant_builder_add(&builder,
-			      "{sv}",
-			      "IdentityFingerprint",
-			      g_variant_new_string(ct_device_get_identity_fingerprint(self)));
-	g_variant_builder_add(&builder, "{sv}", "UsbPort", g_variant_new_string(ct_device_get_usb_port(self)));
-	g_variant_builder_add(&builder, "{sv}", "Connected", g_variant_new_boolean(self->connected));
+	g_variant_builder_add(&builder, "{sv}", "Serial",
+	                      g_variant_new_string(ct_device_get_serial(self)));
+	g_variant_builder_add(&builder, "{sv}", "Vendor",
+	                      g_variant_new_string(ct_device_get_vendor(self)));
+	g_variant_builder_add(&builder, "{sv}", "Model",
+	                      g_variant_new_string(ct_device_get_model(self)));
+	g_variant_builder_add(&builder, "{sv}", "Firmware",
+	                      g_variant_new_string(ct_device_get_firmware(self)));
+	g_variant_builder_add(&builder, "{sv}", "IdentityFingerprint",
+	                      g_variant_new_string(ct_device_get_identity_fingerprint(self)));
+	g_variant_builder_add(&builder, "{sv}", "UsbPort",
+	                      g_variant_new_string(ct_device_get_usb_port(self)));
+	g_variant_builder_add(&builder, "{sv}", "Connected",
+	                      g_variant_new_boolean(self->connected));
 	g_variant_builder_add(&builder, "{sv}", "Paired", g_variant_new_boolean(self->paired));
-	g_variant_builder_add(&builder, "{sv}", "State", g_variant_new_string(state_names[self->state]));
+	g_variant_builder_add(&builder, "{sv}", "State",
+	                      g_variant_new_string(state_names[self->state]));
 	g_variant_builder_add(&builder, "{sv}", "Progress", g_variant_new_uint32(self->progress));
-	g_variant_builder_add(&builder,
-			      "{sv}",
-			      "StateDetail",
-			      g_variant_new_string(ct_device_get_state_detail(self)));
-	g_variant_builder_add(&builder, "{sv}", "User", g_variant_new_string(ct_device_get_user(self)));
-	g_variant_builder_add(&builder,
-			      "{sv}",
-			      "CertificateSerial",
-			      g_variant_new_string(ct_device_get_certificate_serial(self)));
-	g_variant_builder_add(&builder,
-			      "{sv}",
-			      "CertificateSubject",
-			      g_variant_new_string(ct_device_get_certificate_subject(self)));
-	g_variant_builder_add(&builder,
-			      "{sv}",
-			      "CertificateIssuer",
-			      g_variant_new_string(ct_device_get_certificate_issuer(self)));
-	g_variant_builder_add(&builder,
-			      "{sv}",
-			      "CertificateNotAfter",
-			      g_variant_new_int64(self->cert_not_after));
+	g_variant_builder_add(&builder, "{sv}", "StateDetail",
+	                      g_variant_new_string(ct_device_get_state_detail(self)));
+	g_variant_builder_add(&builder, "{sv}", "User",
+	                      g_variant_new_string(ct_device_get_user(self)));
+	g_variant_builder_add(&builder, "{sv}", "CertificateSerial",
+	                      g_variant_new_string(ct_device_get_certificate_serial(self)));
+	g_variant_builder_add(&builder, "{sv}", "CertificateSubject",
+	                      g_variant_new_string(ct_device_get_certificate_subject(self)));
+	g_variant_builder_add(&builder, "{sv}", "CertificateIssuer",
+	                      g_variant_new_string(ct_device_get_certificate_issuer(self)));
+	g_variant_builder_add(&builder, "{sv}", "CertificateNotAfter",
+	                      g_variant_new_int64(self->cert_not_after));
 	g_variant_builder_add(&builder, "{sv}", "LastError", g_variant_new_string(error_name));
-	g_variant_builder_add(&builder,
-			      "{sv}",
-			      "LastErrorMessage",
-			      g_variant_new_string(self->last_error != NULL ? self->last_error->message : ""));
-	g_variant_builder_add(&builder, "{sv}", "Hint", g_variant_new_string(ct_device_get_hint(self)));
+	g_variant_builder_add(
+	    &builder, "{sv}", "LastErrorMessage",
+	    g_variant_new_string(self->last_error != NULL ? self->last_error->message : ""));
+	g_variant_builder_add(&builder, "{sv}", "Hint",
+	                      g_variant_new_string(ct_device_get_hint(self)));
 	g_variant_builder_add(&builder, "{sv}", "Attempts", g_variant_new_uint32(self->attempts));
 	g_variant_builder_add(&builder, "{sv}", "NextRetry", g_variant_new_int64(self->next_retry));
 	return g_variant_builder_end(&builder);

@@ -11,22 +11,22 @@
 G_BEGIN_DECLS
 
 typedef enum {
-	CT_DEVICE_STATE_CONNECTED,	   /* plugged in, session starting */
-	CT_DEVICE_STATE_IDENTIFYING,	   /* HELLO: identity and capabilities */
+	CT_DEVICE_STATE_CONNECTED,         /* plugged in, session starting */
+	CT_DEVICE_STATE_IDENTIFYING,       /* HELLO: identity and capabilities */
 	CT_DEVICE_STATE_AWAITING_APPROVAL, /* policy ask: waiting for the user */
-	CT_DEVICE_STATE_REJECTED,	   /* the user or the allow list refused it */
-	CT_DEVICE_STATE_CHECKING,	   /* STATUS: is a (re)new certificate needed? */
-	CT_DEVICE_STATE_UP_TO_DATE,	   /* nothing to do */
-	CT_DEVICE_STATE_GENERATING_KEY,	   /* CREATE_CSR: the phone makes its key */
-	CT_DEVICE_STATE_CHECKING_CSR,	   /* CSR policy checks before anything leaves */
-	CT_DEVICE_STATE_ENROLLING,	   /* talking to the certificate service */
-	CT_DEVICE_STATE_WAITING_RETRY,	   /* transient failure, retry scheduled */
-	CT_DEVICE_STATE_VERIFYING,	   /* issued certificate and chain checks */
-	CT_DEVICE_STATE_INSTALLING,	   /* STAGE: certificate, chain, anchors, settings */
-	CT_DEVICE_STATE_COMMITTING,	   /* COMMIT */
-	CT_DEVICE_STATE_PROVISIONED,	   /* done */
-	CT_DEVICE_STATE_FAILED,		   /* stopped with last error + hint */
-	CT_DEVICE_STATE_DISCONNECTED,	   /* unplugged */
+	CT_DEVICE_STATE_REJECTED,          /* the user or the allow list refused it */
+	CT_DEVICE_STATE_CHECKING,          /* STATUS: is a (re)new certificate needed? */
+	CT_DEVICE_STATE_UP_TO_DATE,        /* nothing to do */
+	CT_DEVICE_STATE_GENERATING_KEY,    /* CREATE_CSR: the phone makes its key */
+	CT_DEVICE_STATE_CHECKING_CSR,      /* CSR policy checks before anything leaves */
+	CT_DEVICE_STATE_ENROLLING,         /* talking to the certificate service */
+	CT_DEVICE_STATE_WAITING_RETRY,     /* transient failure, retry scheduled */
+	CT_DEVICE_STATE_VERIFYING,         /* issued certificate and chain checks */
+	CT_DEVICE_STATE_INSTALLING,        /* STAGE: certificate, chain, anchors, settings */
+	CT_DEVICE_STATE_COMMITTING,        /* COMMIT */
+	CT_DEVICE_STATE_PROVISIONED,       /* done */
+	CT_DEVICE_STATE_FAILED,            /* stopped with last error + hint */
+	CT_DEVICE_STATE_DISCONNECTED,      /* unplugged */
 	CT_DEVICE_STATE_LAST
 } CtDeviceState;
 
@@ -68,21 +68,21 @@ gint64 ct_device_get_next_retry(CtDevice *self);
 
 /* writers, for the engine: each emits "changed" once (batch with freeze/thaw) */
 void ct_device_set_identity(CtDevice *self,
-			    const gchar *serial,
-			    const gchar *vendor,
-			    const gchar *model,
-			    const gchar *firmware,
-			    const gchar *identity_fingerprint);
+                            const gchar *serial,
+                            const gchar *vendor,
+                            const gchar *model,
+                            const gchar *firmware,
+                            const gchar *identity_fingerprint);
 void ct_device_set_usb_port(CtDevice *self, const gchar *usb_port);
 void ct_device_set_connected(CtDevice *self, gboolean connected);
 void ct_device_set_paired(CtDevice *self, gboolean paired);
 void ct_device_set_state(CtDevice *self, CtDeviceState state, guint progress, const gchar *detail);
 void ct_device_set_user(CtDevice *self, const gchar *user);
 void ct_device_set_certificate(CtDevice *self,
-			       const gchar *serial,
-			       const gchar *subject,
-			       const gchar *issuer,
-			       gint64 not_after);
+                               const gchar *serial,
+                               const gchar *subject,
+                               const gchar *issuer,
+                               gint64 not_after);
 /* error NULL clears; the hint defaults to ct_error_code_hint() of its code */
 void ct_device_set_last_error(CtDevice *self, const GError *error, const gchar *hint);
 void ct_device_set_retry(CtDevice *self, guint attempts, gint64 next_retry);
