@@ -150,11 +150,19 @@ ct_credentials_inspect_kerberos(gchar **principal, guint32 *lifetime_out)
 
 	*principal = NULL;
 	major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
-	                         &cred, NULL, NULL);
+	                         &cred, NULL, &lifetime);
 	if (GSS_ERROR(major)) {
 		g_autofree gchar *why = ct_credentials_gss_status(major, minor);
 		g_debug("no Kerberos credentials: %s", why);
 		return major == GSS_S_CREDENTIALS_EXPIRED ? CT_KRB_EXPIRED : CT_KRB_NONE;
+	}
+	/* MIT hands out an expired ticket cache with a lifetime of 0; asking it for
+	 * its name then fails (and leaks inside libgssapi), so do not */
+	if (lifetime == 0) {
+		gss_release_cred(&minor, &cred);
+		if (lifetime_out != NULL)
+			*lifetime_out = 0;
+		return CT_KRB_EXPIRED;
 	}
 	major = gss_inquire_cred(&minor, cred, &name, &lifetime, NULL, NULL);
 	if (major == GSS_S_CREDENTIALS_EXPIRED || (!GSS_ERROR(major) && lifetime == 0)) {
@@ -289,9 +297,12 @@ ct_credentials_ensure(CtCredentials *self, const gchar *service_url, GError **er
 	if (self->method == CT_AUTH_METHOD_AUTO && self->username != NULL)
 		return ct_credentials_ensure_password(self, service_url, TRUE, error);
 	if (state == CT_KRB_EXPIRED) {
-		if (principal != NULL)
+		/* MIT GSS-API does not name the owner of an expired ticket: use the one
+		 * this session authenticated as before, when there was one */
+		const gchar *who = principal != NULL ? principal : self->principal;
+		if (who != NULL)
 			g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
-			            "the Kerberos ticket for %s has expired: run kinit", principal);
+			            "the Kerberos ticket for %s has expired: run kinit", who);
 		else
 			g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
 			                    "the Kerberos ticket of this session has expired: run "
