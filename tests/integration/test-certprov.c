@@ -243,6 +243,166 @@ assert_message_has(const GError *error, const gchar *const *words)
 }
 
 /*
+ * A scripted HTTP/1.1 server on 127.0.0.1 for the metadata fallback: each
+ * connection gets one answer chosen by "METHOD PATH"; the requests are recorded.
+ */
+typedef struct {
+	const gchar *request; /* "GET /path" */
+	guint status;
+	const gchar *body;
+	const gchar *extra_header; /* or NULL */
+} ScriptedAnswer;
+
+typedef struct {
+	GSocketListener *listener;
+	GThread *thread;
+	guint16 port;
+	const ScriptedAnswer *answers;
+	guint n_connections;
+	GPtrArray *seen; /* "METHOD PATH" */
+} ScriptedServer;
+
+static gpointer
+scripted_server_thread(gpointer data)
+{
+	ScriptedServer *s = data;
+	for (guint c = 0; c < s->n_connections; c++) {
+		g_autoptr(GSocketConnection) conn =
+		    g_socket_listener_accept(s->listener, NULL, NULL, NULL);
+		g_autoptr(GDataInputStream) in = NULL;
+		g_autofree gchar *first = NULL;
+		g_autofree gchar *head = NULL;
+		g_autofree gchar *answer = NULL;
+		const ScriptedAnswer *a = NULL;
+		gsize content_length = 0;
+		GOutputStream *out;
+		gchar *line;
+
+		if (conn == NULL)
+			break;
+		in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
+		g_data_input_stream_set_newline_type(in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
+		first = g_data_input_stream_read_line(in, NULL, NULL, NULL);
+		if (first == NULL)
+			break;
+		while ((line = g_data_input_stream_read_line(in, NULL, NULL, NULL)) != NULL) {
+			gboolean end = line[0] == '\0';
+			if (g_ascii_strncasecmp(line, "Content-Length:", 15) == 0)
+				content_length = g_ascii_strtoull(line + 15, NULL, 10);
+			g_free(line);
+			if (end)
+				break;
+		}
+		if (content_length > 0 && content_length < 1024 * 1024) {
+			g_autofree gchar *body = g_malloc(content_length);
+			g_input_stream_read_all(G_INPUT_STREAM(in), body, content_length, NULL,
+			                        NULL, NULL);
+		}
+		/* "POST /path HTTP/1.1" -> "POST /path" */
+		if (strrchr(first, ' ') != NULL)
+			*strrchr(first, ' ') = '\0';
+		g_ptr_array_add(s->seen, g_strdup(first));
+		for (guint i = 0; s->answers[i].request != NULL && a == NULL; i++) {
+			if (g_strcmp0(s->answers[i].request, first) == 0)
+				a = &s->answers[i];
+		}
+		answer = g_strdup_printf(
+		    "HTTP/1.1 %u Scripted\r\nContent-Type: text/xml\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n%s%s\r\n%s",
+		    a != NULL ? a->status : 404, a != NULL && a->body != NULL ? strlen(a->body) : 0,
+		    a != NULL && a->extra_header != NULL ? a->extra_header : "",
+		    a != NULL && a->extra_header != NULL ? "\r\n" : "",
+		    a != NULL && a->body != NULL ? a->body : "");
+		out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+		g_output_stream_write_all(out, answer, strlen(answer), NULL, NULL, NULL);
+		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+	}
+	return NULL;
+}
+
+static void
+scripted_server_start(ScriptedServer *s, const ScriptedAnswer *answers, guint n_connections)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(lo, 0);
+	g_autoptr(GSocketAddress) bound = NULL;
+
+	s->listener = g_socket_listener_new();
+	g_assert_true(g_socket_listener_add_address(s->listener, addr, G_SOCKET_TYPE_STREAM,
+	                                            G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
+	g_assert_no_error(error);
+	s->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+	s->answers = answers;
+	s->n_connections = n_connections;
+	s->seen = g_ptr_array_new_with_free_func(g_free);
+	s->thread = g_thread_new("scripted-http", scripted_server_thread, s);
+}
+
+/* every request seen, joined by ", " */
+static gchar *
+scripted_server_stop(ScriptedServer *s)
+{
+	gchar *seen;
+	g_socket_listener_close(s->listener);
+	g_thread_join(s->thread);
+	g_object_unref(s->listener);
+	g_ptr_array_add(s->seen, NULL);
+	seen = g_strjoinv(", ", (gchar **)s->seen->pdata);
+	g_ptr_array_unref(s->seen);
+	return seen;
+}
+
+#define FAULT_28020                                                                                \
+	"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"      \
+	"<faultcode xmlns:a=\"http://docs.oasis-open.org/wss/2004/01/"                             \
+	"oasis-200401-wss-wssecurity-secext-1.0.xsd\">a:FailedAuthentication</faultcode>"          \
+	"<faultstring>No valid security token.</faultstring></s:Fault></s:Body></s:Envelope>"
+
+/* without usable metadata the documented paths are used, on the configured host */
+static void
+test_mex_fallback(void)
+{
+	const ScriptedAnswer answers[] = {
+	    {"GET /CertProv/CertProvisioningService.svc/mex", 404, "no metadata here", NULL},
+	    {"GET /WebTicket/WebTicketService.svc/mex", 200, "<not-wsdl/>", NULL},
+	    {"POST /WebTicket/WebTicketService.svc/WinNegotiate", 500, FAULT_28020,
+	     "X-Ms-diagnostics: 28020;source=\"scripted\";reason=\"No valid security token.\""},
+	    {NULL, 0, NULL, NULL},
+	};
+	ScriptedServer server = {0};
+	g_autoptr(GPtrArray) steps = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(CtCredentials) credentials = kerberos_credentials();
+	g_autoptr(CtEnrollBackend) backend = NULL;
+	g_autoptr(GBytes) csr = alice_csr(NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CtEnrollResponse) response = NULL;
+	g_autofree gchar *url = NULL;
+	g_autofree gchar *seen = NULL;
+	g_autofree gchar *joined = NULL;
+	const gchar *words[] = {"28020", "No valid security token.", "scripted", NULL};
+
+	scripted_server_start(&server, answers, 3);
+	/* "localhost" so that the Negotiate service name is one the KDC knows */
+	url = g_strdup_printf("http://localhost:%u/CertProv/CertProvisioningService.svc",
+	                      server.port);
+	backend = ct_certprov_new(url, NULL, credentials);
+	ct_enroll_backend_set_step_func(backend, record_step, steps, NULL);
+	response = submit(backend, csr, &error);
+	seen = scripted_server_stop(&server);
+	g_assert_null(response);
+	g_assert_error(error, CT_ERROR, CT_ERROR_AUTH_FAILED);
+	assert_message_has(error, words);
+	g_assert_cmpstr(seen, ==,
+	                "GET /CertProv/CertProvisioningService.svc/mex, "
+	                "GET /WebTicket/WebTicketService.svc/mex, "
+	                "POST /WebTicket/WebTicketService.svc/WinNegotiate");
+	g_ptr_array_add(steps, NULL);
+	joined = g_strjoinv(" ", (gchar **)steps->pdata);
+	g_assert_cmpstr(joined, ==, "discover:ok discover:ok web-ticket:failed");
+}
+
+/*
  * The tests
  */
 
@@ -633,6 +793,7 @@ main(int argc, char **argv)
 	g_test_add_func("/certprov/web-ticket-url", test_web_ticket_url);
 	g_test_add_func("/certprov/bare-origin-url", test_bare_origin_url);
 	g_test_add_func("/certprov/untrusted-tls", test_untrusted_tls);
+	g_test_add_func("/certprov/mex-fallback", test_mex_fallback);
 	g_test_add_func("/certprov/no-ticket", test_no_ticket);
 	return g_test_run();
 }
