@@ -2,6 +2,7 @@
 
 #include "daemon/engine/ct-identity.h"
 #include "daemon/engine/ct-verify.h"
+#include "daemon/enroll/ct-certprov.h"
 #include "daemon/enroll/ct-est.h"
 
 struct _CtEnrollment {
@@ -80,11 +81,12 @@ ct_enrollment_create_backend(CtConfig *config, CtCredentials *credentials, GErro
 		break;
 	case CT_PROTOCOL_CERTPROV:
 	default:
-		/* the CertProv backend (ct-certprov.h) is not part of this engine build yet */
-		g_set_error_literal(error, CT_ERROR, CT_ERROR_NOT_SUPPORTED,
-		                    "protocol=certprov is not available in this build: use "
-		                    "protocol=est");
-		return NULL;
+		backend = ct_certprov_new(url, ct_config_get_ca_file(config), credentials);
+		/* the configured Web Ticket service replaces /mex discovery */
+		if (ct_config_get_web_ticket_url(config) != NULL)
+			ct_certprov_set_web_ticket_url(CT_CERTPROV(backend),
+			                               ct_config_get_web_ticket_url(config));
+		break;
 	}
 	g_object_set(backend, "timeout", ct_config_get_timeout(config), NULL);
 	return backend;

@@ -78,6 +78,15 @@ make_key(void)
 	return key;
 }
 
+/* CertProv's CA takes RSA 2048..4096 only */
+static EVP_PKEY *
+make_rsa_key(void)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	g_assert_nonnull(key);
+	return key;
+}
+
 /* ---- helpers around the servers ---- */
 
 static void
@@ -142,6 +151,26 @@ est_config(const gchar *extra)
 	    "max-delay=0.05\n"
 	    "%s",
 	    env("CERTTETHER_TEST_EST_URL"), env("CERTTETHER_TEST_CA"), extra != NULL ? extra : "");
+	CtConfig *config = ct_config_load_data(text, strlen(text), "test.conf", NULL, &error);
+	g_assert_no_error(error);
+	return config;
+}
+
+static CtConfig *
+certprov_config(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *text =
+	    g_strdup_printf("[service]\n"
+	                    "protocol=certprov\n"
+	                    "url=%s\n"
+	                    "ca-file=%s\n"
+	                    "timeout=20\n"
+	                    "[retry]\n"
+	                    "max-attempts=4\n"
+	                    "initial-delay=0.01\n"
+	                    "max-delay=0.05\n",
+	                    env("CERTTETHER_TEST_CERTPROV_URL"), env("CERTTETHER_TEST_CA"));
 	CtConfig *config = ct_config_load_data(text, strlen(text), "test.conf", NULL, &error);
 	g_assert_no_error(error);
 	return config;
@@ -774,6 +803,70 @@ test_timeout_retried(void)
 	control("slow", NULL);
 }
 
+/* CertProv through the same engine path (the backend's own cases: test-certprov) */
+static void
+test_certprov_store_unavailable_twice(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CtConfig) config = certprov_config();
+	g_autoptr(CtCredentials) cred = ct_credentials_new(CT_AUTH_METHOD_AUTO, NULL);
+	g_autoptr(EVP_PKEY) key = make_rsa_key();
+	g_autoptr(GBytes) csr = make_csr(key, "sip:alice@test.local");
+	g_autoptr(X509) root = load_first_cert(env("CERTTETHER_TEST_CA"));
+	g_auto(Observed) o = {0};
+	g_autoptr(CtEnrollResult) result = NULL;
+	g_autofree gchar *published = NULL;
+	g_autofree gchar *leaf_pem = NULL;
+	g_autofree gchar *subject = NULL;
+
+	setup_each();
+	control("store-unavailable", "2");
+	result = enroll(config, cred, csr, FALSE, TRUE, &o, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	g_assert_cmpuint(result->attempts, ==, 3);
+	g_assert_cmpuint(o.progress->len, ==, 2);
+	for (guint i = 0; i < o.progress->len; i++) {
+		CtEnrollProgress *p = g_ptr_array_index(o.progress, i);
+		g_assert_cmpuint(p->attempt, ==, i + 1);
+		g_assert_cmpfloat(p->delay, >=, 0.0);
+		g_assert_cmpfloat(p->delay, <=, 0.05);
+	}
+	subject = ct_x509_subject_string(result->leaf);
+	g_assert_cmpstr(subject, ==, "CN=alice@test.local");
+	g_assert_true(ct_identity_cert_names_user(result->leaf, "sip:alice@test.local"));
+	g_assert_true(EVP_PKEY_eq(X509_get0_pubkey(result->leaf), key) == 1);
+	g_assert_cmpint(sk_X509_num(result->anchors), ==, 1);
+	g_assert_true(X509_cmp(sk_X509_value(result->anchors, 0), root) == 0);
+	assert_openssl_verifies(result);
+	/* obtained AND published in the user's store */
+	g_assert_true(
+	    g_file_get_contents(env("CERTTETHER_TEST_PUBLISHED"), &published, NULL, NULL));
+	leaf_pem = ct_x509_to_pem(result->leaf);
+	g_assert_nonnull(strstr(published, leaf_pem));
+}
+
+static void
+test_certprov_no_ticket(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CtConfig) config = certprov_config();
+	g_autoptr(CtCredentials) cred = ct_credentials_new(CT_AUTH_METHOD_AUTO, NULL);
+	g_autoptr(EVP_PKEY) key = make_rsa_key();
+	g_autoptr(GBytes) csr = make_csr(key, "sip:alice@test.local");
+	g_autofree gchar *none = g_strdup_printf("FILE:%s/no-such-ccache", workdir);
+	g_auto(Observed) o = {0};
+	g_autoptr(CtEnrollResult) result = NULL;
+
+	setup_each();
+	use_ccache(none);
+	result = enroll(config, cred, csr, FALSE, TRUE, &o, &error);
+	g_assert_null(result);
+	g_assert_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS);
+	g_assert_cmpstr(error->message, ==, "no Kerberos ticket for this session: run kinit");
+	g_assert_cmpuint(o.progress->len, ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -802,6 +895,9 @@ main(int argc, char **argv)
 	g_test_add_func("/enroll/est/untrusted-tls", test_untrusted_tls);
 	g_test_add_func("/enroll/est/probe-chain", test_probe_chain);
 	g_test_add_func("/enroll/est/timeout-retried", test_timeout_retried);
+	g_test_add_func("/enroll/certprov/store-unavailable-twice",
+	                test_certprov_store_unavailable_twice);
+	g_test_add_func("/enroll/certprov/no-ticket", test_certprov_no_ticket);
 	rc = g_test_run();
 
 	/* kinit'ed ccaches of this run */
