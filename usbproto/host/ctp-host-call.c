@@ -107,11 +107,11 @@ finish_timeout(ctp_host_device *dev, bool sending)
 
 	format_seconds(phase_timeout_ms(call), secs, sizeof(secs));
 	if (!sending && call->phase == CTP_HOST_PHASE_REQUEST && call->dropped_frames > 0) {
-		call->reply.codec_result = call->last_drop;
+		call->reply.codec_result = call->first_drop;
 		call_finish(dev, CTP_HOST_PROTOCOL,
 		            "the device's answer to %s was not a valid frame (%s) and no valid "
 		            "answer followed within %s",
-		            type_name(what), ctp_result_to_string(call->last_drop), secs);
+		            type_name(what), ctp_result_to_string(call->first_drop), secs);
 		return;
 	}
 	call_finish(dev, CTP_HOST_TIMEOUT, "%sthe device did not %s %s within %s",
@@ -126,14 +126,16 @@ drop_frame(ctp_host_device *dev, bool stale, ctp_result why)
 	ctp_host_call *call = &dev->call;
 	char prefix[64];
 
-	if (call->phase == CTP_HOST_PHASE_RESYNC)
+	if (call->phase == CTP_HOST_PHASE_RESYNC) {
 		call->resync_discarded++;
-	else if (stale)
+	} else if (stale) {
 		call->stale_frames++;
-	else
+	} else {
+		/* the first is the cause: what follows a broken transfer is often its tail */
+		if (call->dropped_frames == 0)
+			call->first_drop = why;
 		call->dropped_frames++;
-	if (!stale)
-		call->last_drop = why;
+	}
 	/* the same deadline: a flood cannot keep the call alive, and is bounded anyway */
 	if (call->resync_discarded + call->stale_frames + call->dropped_frames >
 	    CTP_HOST_MAX_JUNK_FRAMES) {
@@ -255,6 +257,7 @@ handle_resync_frame(ctp_host_device *dev, size_t len)
 		             "%s: resynchronised (PING id %u, %u frame(s) discarded)",
 		             dev->port_path, call->ping_id, call->resync_discarded);
 		dev->needs_resync = false;
+		call->reply.resynchronised = true;
 		memset(&call->response, 0, sizeof(call->response));
 		call->phase = CTP_HOST_PHASE_REQUEST;
 		call->deadline_ms = ctp_host_now_ms() + call->timeout_ms;
@@ -403,11 +406,15 @@ start_in(ctp_host_device *dev)
 	if (r != LIBUSB_SUCCESS) {
 		ctp_host_status status = ctp_host_status_from_libusb(r);
 
-		if (status == CTP_HOST_NO_DEVICE)
-			dev->gone = true;
 		call->reply.usb_error = r;
-		call_finish(dev, status, "cannot receive the answer to %s: %s",
-		            type_name(call->type), libusb_error_name(r));
+		if (status == CTP_HOST_NO_DEVICE) {
+			dev->gone = true;
+			call_finish(dev, status, "the device was unplugged during %s",
+			            type_name(call->type));
+		} else {
+			call_finish(dev, status, "cannot receive the answer to %s: %s",
+			            type_name(call->type), libusb_error_name(r));
+		}
 		return;
 	}
 	dev->in_busy = true;

@@ -182,7 +182,37 @@ ctp_host_context_watch_fds(ctp_host_context *ctx,
 
 /* ---- hotplug ------------------------------------------------------------- */
 
-/* runs inside libusb's event handling: only queue, never open or call back */
+static bool
+config_has_ctp_interface(struct libusb_config_descriptor *config)
+{
+	ctp_host_interface iface;
+	bool found = ctp_host_find_interface(config, &iface);
+
+	libusb_free_config_descriptor(config);
+	return found;
+}
+
+static bool
+has_ctp_interface(libusb_device *usb_device)
+{
+	struct libusb_config_descriptor *config = NULL;
+	struct libusb_device_descriptor desc;
+
+	if (libusb_get_active_config_descriptor(usb_device, &config) == 0)
+		return config_has_ctp_interface(config);
+	/* the active configuration is read from sysfs, which is gone once the device is:
+	 * libusb's cached descriptors still tell what it was (ARRIVED + LEFT both count) */
+	if (libusb_get_device_descriptor(usb_device, &desc) != 0)
+		return false;
+	for (uint8_t i = 0; i < desc.bNumConfigurations; i++) {
+		if (libusb_get_config_descriptor(usb_device, i, &config) == 0 &&
+		    config_has_ctp_interface(config))
+			return true;
+	}
+	return false;
+}
+
+/* runs inside libusb's event handling: only look and queue, never open or call back */
 static int LIBUSB_CALL
 on_libusb_hotplug(libusb_context *usb,
                   libusb_device *usb_device,
@@ -199,6 +229,9 @@ on_libusb_hotplug(libusb_context *usb,
 	item->event = event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED ? CTP_HOST_DEVICE_ARRIVED
 	                                                           : CTP_HOST_DEVICE_LEFT;
 	item->usb_device = libusb_ref_device(usb_device);
+	/* descriptors only, no I/O on the device */
+	if (item->event == CTP_HOST_DEVICE_ARRIVED)
+		item->is_ctp = has_ctp_interface(usb_device);
 	if (ctx->hotplug_tail != NULL)
 		ctx->hotplug_tail->next = item;
 	else
@@ -206,20 +239,6 @@ on_libusb_hotplug(libusb_context *usb,
 	ctx->hotplug_tail = item;
 	ctx->work_pending = 1;
 	return 0;
-}
-
-static bool
-has_ctp_interface(libusb_device *usb_device)
-{
-	struct libusb_config_descriptor *config = NULL;
-	ctp_host_interface iface;
-	bool found;
-
-	if (libusb_get_active_config_descriptor(usb_device, &config) != 0)
-		return false; /* unconfigured, or gone already */
-	found = ctp_host_find_interface(config, &iface);
-	libusb_free_config_descriptor(config);
-	return found;
 }
 
 static ctp_host_known **
@@ -244,7 +263,7 @@ deliver_hotplug(ctp_host_context *ctx, ctp_host_hotplug_item *item)
 
 		if (found != NULL)
 			return; /* enumerated and hotplugged at once: report once */
-		if (!has_ctp_interface(item->usb_device)) {
+		if (!item->is_ctp) {
 			ctp_host_log(ctx, CTP_HOST_LOG_DEBUG,
 			             "USB device %04x:%04x at %s has no certtether interface",
 			             info.vendor_id, info.product_id, info.port_path);

@@ -23,6 +23,7 @@ typedef struct ctp_host_hotplug_item {
 	struct ctp_host_hotplug_item *next;
 	ctp_host_hotplug_event event;
 	libusb_device *usb_device; /* ref held */
+	bool is_ctp;               /* ARRIVED: checked at once, the device may be gone later */
 } ctp_host_hotplug_item;
 
 /* a device reported ARRIVED and not yet LEFT */
@@ -76,7 +77,7 @@ typedef struct {
 	unsigned stale_frames;
 	unsigned resync_discarded;
 	unsigned dropped_frames;
-	ctp_result last_drop; /* why the last dropped transfer was dropped */
+	ctp_result first_drop; /* why the first dropped transfer was dropped */
 	bool cancel_requested;
 	ctp_host_progress_func progress;
 	ctp_host_done_func done;

@@ -205,6 +205,8 @@ typedef struct {
 	/* the PING before the request failed: PROTOCOL.md 2.3 says give up on the
 	 * device (close it; the user re-plugs it) */
 	bool resync_failed;
+	/* this call resynchronised the device first (after open or an abnormal end) */
+	bool resynchronised;
 	/* IO/STALL/NO_DEVICE/TIMEOUT: the libusb_transfer_status or libusb_error */
 	int usb_error;
 	/* valid frames for other request ids, and transfers that were no valid frame:
@@ -238,7 +240,7 @@ typedef void (*ctp_host_done_func)(ctp_host_device *dev,
  * Frames are handled as PROTOCOL.md 2.2/2.3 say: a transfer that is not one
  * valid frame (or has an unknown type) is dropped and the timer runs on; if
  * it expires, the call ends with PROTOCOL rather than TIMEOUT, codec_result
- * telling why the last one was dropped. A valid frame with another id is
+ * telling why the first one was dropped. A valid frame with another id is
  * stale and dropped. A frame with the call's id whose payload is invalid, or
  * that does not answer the request, ends the call with PROTOCOL at once. More
  * than CTP_HOST_MAX_JUNK_FRAMES dropped and stale frames end it with PROTOCOL.
