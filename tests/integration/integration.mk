@@ -2,5 +2,7 @@
 INTEGRATION_TESTS += tests/integration/servers-selftest.sh
 # the CertProv backend against the test servers (its build rules and script)
 -include tests/integration/certprov.mk
+INTEGRATION_TESTS += tests/integration/usb-provision.sh
+-include tests/integration/usb-provision.mk
 INTEGRATION_TESTS += tests/integration/enroll.sh
 -include tests/integration/enroll.mk
