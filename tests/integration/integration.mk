@@ -6,3 +6,4 @@ INTEGRATION_TESTS += tests/integration/usb-provision.sh
 -include tests/integration/usb-provision.mk
 INTEGRATION_TESTS += tests/integration/enroll.sh
 -include tests/integration/enroll.mk
+INTEGRATION_TESTS += tests/integration/phonesim-smoke.sh

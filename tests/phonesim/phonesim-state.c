@@ -603,9 +603,11 @@ phonesim_state_install(PhonesimState *state,
 	state->chain = X509_chain_up_ref(chain);
 	sk_X509_pop_free(state->anchors, X509_free);
 	state->anchors = X509_chain_up_ref(anchors);
+	/* settings[] may point at the current values (those kept): copy before freeing */
 	for (guint i = 1; i < PHONESIM_N_SETTINGS; i++) {
+		gchar *value = g_strdup(settings[i]);
 		g_free(state->settings[i]);
-		state->settings[i] = g_strdup(settings[i]);
+		state->settings[i] = value;
 	}
 	return clear_pending(state, error);
 }

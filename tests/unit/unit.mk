@@ -26,6 +26,8 @@ CTP_TEST_MESSAGES_OBJ := $(BUILDDIR)/tests/unit/ctp-test-messages.o
 $(eval $(call unit_test,test-ctp-codec,$(CTP_TEST_MESSAGES_OBJ) $(LIBCTP)))
 # links nothing of libctp.a: it inspects the archive with nm (needs it built)
 $(eval $(call unit_test,test-ctp-core-symbols,$(LIBCTP)))
+# the device session library with fake firmware ops
+$(eval $(call unit_test,test-ctp-device-session,$(LIBCTP)))
 
 # engine: ledger, policy, CSR and identity checks; keys, CSRs and certificates are made
 # in the tests with OpenSSL (tests/unit/ct-test-pki.c)
