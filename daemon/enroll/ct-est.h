@@ -8,6 +8,7 @@
 
 #include "daemon/engine/ct-x509.h"
 #include "daemon/enroll/ct-enroll-backend.h"
+#include "daemon/enroll/ct-est-response.h"
 
 G_BEGIN_DECLS
 
@@ -23,15 +24,5 @@ ct_est_new(const gchar *url, const gchar *label, const gchar *ca_file, CtCredent
 
 /* the URL of one operation ("cacerts", "simpleenroll", "simplereenroll") */
 gchar *ct_est_operation_url(const gchar *url, const gchar *label, const gchar *operation);
-
-/*
- * Parse an EST certificate answer: base64 (or, leniently, raw DER) PKCS#7
- * certs-only. @content_type, when given, must be application/pkcs7-mime.
- * Bounded; never crashes on garbage (fuzzed).
- */
-CtX509Stack *ct_est_parse_certs_response(const guint8 *body,
-                                         gsize len,
-                                         const gchar *content_type,
-                                         GError **error);
 
 G_END_DECLS

@@ -53,6 +53,15 @@ fuzz-soap-response_CFLAGS = $(call pkg_cflags,gio-2.0) $(call pkg_cflags,libxml-
 fuzz-soap-response_LIBS = $(call pkg_libs,gio-2.0) $(call pkg_libs,libxml-2.0) \
 	$(call pkg_libs,openssl)
 
+# the EST answer parser (base64/DER PKCS#7 certs-only) and the X.509 helpers behind it
+EST_FUZZ_SRCS := daemon/enroll/ct-est-response.c daemon/engine/ct-x509.c daemon/engine/ct-error.c
+FUZZ_DEPS += $(EST_FUZZ_SRCS) daemon/enroll/ct-est-response.h daemon/engine/ct-x509.h \
+	daemon/engine/ct-error.h
+FUZZ_TARGETS += fuzz-est-response
+fuzz-est-response_SRCS = $(EST_FUZZ_SRCS)
+fuzz-est-response_CFLAGS = $(call pkg_cflags,gio-2.0) $(call pkg_cflags,openssl)
+fuzz-est-response_LIBS = $(call pkg_libs,gio-2.0) $(call pkg_libs,openssl)
+
 # keep this rule last: its prerequisites are the targets listed so far
 fuzz-build: $(addprefix $(FUZZ_BUILDDIR)/,$(FUZZ_TARGETS))
 
