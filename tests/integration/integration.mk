@@ -7,3 +7,6 @@ INTEGRATION_TESTS += tests/integration/usb-provision.sh
 INTEGRATION_TESTS += tests/integration/enroll.sh
 -include tests/integration/enroll.mk
 INTEGRATION_TESTS += tests/integration/phonesim-smoke.sh
+# activation: systemd user unit, D-Bus activation file, install rules; udev rules + hwdb
+INTEGRATION_TESTS += tests/integration/activation-files.sh
+INTEGRATION_TESTS += tests/integration/udev-rules.sh
