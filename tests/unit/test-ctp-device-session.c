@@ -456,7 +456,8 @@ receive_sealed(Fake *f, guint8 type, guint16 id, const guint8 *payload, gsize pa
 {
 	static guint8 buf[CTP_MAX_FRAME];
 	gsize len = 0;
-	memcpy(buf + CTP_HEADER_SIZE, payload, payload_len);
+	if (payload_len > 0)
+		memcpy(buf + CTP_HEADER_SIZE, payload, payload_len);
 	g_assert_cmpint(ctp_frame_seal(buf, sizeof buf, type, id, payload_len, &len), ==, CTP_OK);
 	receive_raw(f, buf, len);
 }
