@@ -91,6 +91,8 @@ ct_test_cert_new(EVP_PKEY *subject_key,
 		g_autofree gchar *v = g_strdup_printf("URI:%s", spec->san_uri);
 		ct_test_add_ext(cert, issuer, NID_subject_alt_name, v);
 	}
+	if (spec->san != NULL)
+		ct_test_add_ext(cert, issuer, NID_subject_alt_name, spec->san);
 	if (spec->aia_url != NULL) {
 		g_autofree gchar *v = g_strdup_printf("caIssuers;URI:%s", spec->aia_url);
 		ct_test_add_ext(cert, issuer, NID_info_access, v);
@@ -123,6 +125,17 @@ ct_test_user_cert_new(EVP_PKEY *subject_key, X509 *issuer, EVP_PKEY *issuer_key)
 	                       .not_before = -600,
 	                       .not_after = 180 * 86400};
 	return ct_test_cert_new(subject_key, &spec, issuer, issuer_key);
+}
+
+gchar *
+ct_test_write_key(const gchar *dir, const gchar *name, EVP_PKEY *key)
+{
+	gchar *path = g_build_filename(dir, name, NULL);
+	FILE *f = fopen(path, "w");
+	g_assert_nonnull(f);
+	g_assert_true(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	return path;
 }
 
 gchar *

@@ -17,6 +17,7 @@ typedef struct {
 	gint64 not_before;    /* seconds from now */
 	gint64 not_after;     /* seconds from now */
 	const gchar *aia_url; /* authorityInfoAccess caIssuers URI, or NULL */
+	const gchar *san;     /* a raw subjectAltName in OpenSSL syntax ("IP:127.0.0.1"), or NULL */
 } CtTestCertSpec;
 
 /* a fresh P-256 key (fast) */
@@ -36,6 +37,9 @@ X509 *ct_test_ca_new(const gchar *cn, EVP_PKEY **key_out);
 
 /* a user certificate for sip:alice@test.local with clientAuth, issued by @issuer */
 X509 *ct_test_user_cert_new(EVP_PKEY *subject_key, X509 *issuer, EVP_PKEY *issuer_key);
+
+/* write @key as an unencrypted PEM private key; returns the path */
+gchar *ct_test_write_key(const gchar *dir, const gchar *name, EVP_PKEY *key);
 
 /* write the certificates (NULL-terminated) as one PEM file; returns the path */
 gchar *ct_test_write_pem(const gchar *dir, const gchar *name, ...) G_GNUC_NULL_TERMINATED;
