@@ -53,8 +53,9 @@ $(eval $(call unit_test,test-ct-policy,$(CT_TEST_PKI_OBJ) $(ENGINE_LINK)))
 test-ct-policy_CFLAGS = $(ENGINE_CFLAGS)
 test-ct-policy_LIBS = $(ENGINE_LIBS)
 
-# enrollment (issue 3): backoff, config, identity, X.509/EST parsing, verification, HTTP
-# client (no TLS), retry orchestration; ct-test-issue.o makes their keys and certificates
+# enrollment (issue 3): backoff, config, identity, X.509/EST parsing, verification, the HTTP
+# client (loopback HTTP server; TLS against openssl s_server), retry orchestration;
+# ct-test-issue.o makes their keys and certificates
 CT_ENROLL_UNIT_TESTS := test-ct-backoff test-ct-config test-ct-identity test-ct-x509 \
 	test-ct-verify test-ct-http test-ct-http-tls test-ct-enrollment
 $(foreach t,$(CT_ENROLL_UNIT_TESTS),$(eval $(call unit_test,$(t),$(BUILDDIR)/tests/unit/ct-test-issue.o $(LIBENGINE))))
