@@ -337,7 +337,7 @@ ct_session_on_status(ctp_host_device *usb, const ctp_host_reply *reply, gpointer
 	}
 	renewal = ct_policy_renewal_needed(cert_der, self->assignment->sip_uri,
 	                                   ct_config_get_renew_before_days(config), revoked,
-	                                   g_get_real_time() / G_USEC_PER_SEC, &reason);
+	                                   g_get_real_time(), &reason);
 	if (!self->force && !ct_renewal_status_needs_enrollment(renewal)) {
 		self->busy = FALSE;
 		ct_device_set_last_error(self->device, NULL, NULL);
