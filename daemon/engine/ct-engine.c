@@ -738,6 +738,7 @@ ct_engine_provision_device(CtEngine *self, CtDevice *device, gboolean force, GEr
 gboolean
 ct_engine_forget_device(CtEngine *self, CtDevice *device, GError **error)
 {
+	CtSession *session;
 	g_return_val_if_fail(CT_IS_ENGINE(self), FALSE);
 	if (!ct_engine_check_identified(device, error))
 		return FALSE;
@@ -745,6 +746,9 @@ ct_engine_forget_device(CtEngine *self, CtDevice *device, GError **error)
 	                             ct_device_get_identity_fingerprint(device), error))
 		return FALSE;
 	ct_device_set_paired(device, FALSE);
+	session = ct_engine_session_for_device(self, device);
+	if (session != NULL)
+		ct_session_forgotten(session);
 	/* a disconnected phone the user forgot has nothing left to show */
 	if (!ct_device_get_connected(device)) {
 		g_object_ref(device);

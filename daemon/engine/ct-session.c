@@ -938,6 +938,15 @@ ct_session_rejected(CtSession *self)
 	ct_session_set_state(self, CT_DEVICE_STATE_REJECTED, "rejected by the user");
 }
 
+void
+ct_session_forgotten(CtSession *self)
+{
+	/* an event naming the deleted row would fail its foreign key */
+	self->ledger_device_id = 0;
+	if (self->device != NULL)
+		ct_device_set_paired(self->device, FALSE);
+}
+
 gboolean
 ct_session_provision(CtSession *self, gboolean force, GError **error)
 {

@@ -29,6 +29,8 @@ void ct_session_unplugged(CtSession *self);
 gboolean ct_session_approve(CtSession *self, GError **error);
 /* the user rejected the phone: nothing more happens to it */
 void ct_session_rejected(CtSession *self);
+/* the user forgot the phone: its ledger row is gone, later events go without it */
+void ct_session_forgotten(CtSession *self);
 
 /* run the path again from STATUS; force renews an up-to-date certificate */
 gboolean ct_session_provision(CtSession *self, gboolean force, GError **error);
