@@ -190,6 +190,18 @@ ctd_dbus_on_device_changed(CtDevice *device, gpointer user_data)
 	ctd_dbus_sync_device(device, CTD_DBUS_DEVICE1(user_data));
 }
 
+/* the desktop user is resolved at the first approval, after start: show it once known */
+static void
+ctd_dbus_sync_user(CtDevice *device, gpointer user_data)
+{
+	CtdDbusManager1 *manager = CTD_DBUS_MANAGER1(user_data);
+	CtEngine *engine = g_object_get_data(G_OBJECT(manager), "ct-engine");
+	const gchar *user = ct_engine_get_user(engine);
+	(void)device;
+	if (user != NULL && g_strcmp0(ctd_dbus_manager1_get_user(manager), user) != 0)
+		ctd_dbus_manager1_set_user(manager, user);
+}
+
 static void
 ctd_dbus_export_device(CtdDbus *self, CtDevice *device)
 {
@@ -204,6 +216,8 @@ ctd_dbus_export_device(CtdDbus *self, CtDevice *device)
 	ctd_dbus_sync_device(device, iface);
 	g_signal_connect_object(device, "changed", G_CALLBACK(ctd_dbus_on_device_changed), iface,
 	                        0);
+	g_signal_connect_object(device, "changed", G_CALLBACK(ctd_dbus_sync_user),
+	                        self->manager_iface, 0);
 	g_signal_connect(iface, "g-authorize-method", G_CALLBACK(ctd_dbus_authorize), self);
 	g_signal_connect(iface, "handle-approve", G_CALLBACK(ctd_dbus_handle_approve), self);
 	g_signal_connect(iface, "handle-reject", G_CALLBACK(ctd_dbus_handle_reject), self);
@@ -317,6 +331,8 @@ ctd_dbus_new(GDBusConnection *connection,
 	self->devices = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_object_unref);
 
 	self->manager_iface = ctd_dbus_manager1_skeleton_new();
+	/* not owned: the engine outlives its D-Bus service */
+	g_object_set_data(G_OBJECT(self->manager_iface), "ct-engine", engine);
 	ctd_dbus_manager1_set_version(self->manager_iface, CT_VERSION);
 	ctd_dbus_manager1_set_policy(self->manager_iface,
 	                             ct_policy_mode_to_string(ct_config_get_policy_mode(config)));
