@@ -13,6 +13,8 @@ ENGINE_LINK = $(LIBENGINE) $(LIBCTP_HOST) $(LIBCTP)
 ENGINE_LIBS = $(call pkg_libs,$(ENGINE_PKGS))
 
 $(ENGINE_OBJS): EXTRA_CFLAGS = $(ENGINE_CFLAGS) -DG_LOG_DOMAIN='"certtether"'
+# where the system-wide certtether.conf lives (ct-config.c)
+$(BUILDDIR)/daemon/engine/ct-config.o: EXTRA_CFLAGS += -DCT_SYSCONFDIR='"$(SYSCONFDIR)"'
 
 $(LIBENGINE): $(ENGINE_OBJS)
 	@mkdir -p $(@D)
