@@ -1,6 +1,7 @@
 #include "daemon/enroll/ct-credentials.h"
 
 #include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
 #include <libsecret/secret.h>
 #include <string.h>
@@ -13,6 +14,7 @@ struct _CtCredentials {
 	CtAuthMethod method_in_use;
 	gchar *principal; /* who we authenticate as */
 	gchar *password;  /* Basic only; wiped on finalize */
+	gchar *ccache;    /* Kerberos ticket cache name, or NULL for the default */
 	CtPromptFunc prompt_func;
 	gpointer prompt_data;
 	GDestroyNotify prompt_destroy;
@@ -61,6 +63,7 @@ ct_credentials_finalize(GObject *object)
 	ct_credentials_wipe_string(&self->password);
 	g_free(self->username);
 	g_free(self->principal);
+	g_free(self->ccache);
 	if (self->prompt_destroy != NULL)
 		self->prompt_destroy(self->prompt_data);
 	g_mutex_clear(&self->mutex);
@@ -105,6 +108,23 @@ ct_credentials_set_prompt_func(CtCredentials *self,
 	g_mutex_unlock(&self->mutex);
 }
 
+void
+ct_credentials_set_ccache(CtCredentials *self, const gchar *ccache)
+{
+	g_return_if_fail(CT_IS_CREDENTIALS(self));
+	g_mutex_lock(&self->mutex);
+	g_free(self->ccache);
+	self->ccache = ccache != NULL && ccache[0] != '\0' ? g_strdup(ccache) : NULL;
+	g_mutex_unlock(&self->mutex);
+}
+
+const gchar *
+ct_credentials_get_ccache(CtCredentials *self)
+{
+	g_return_val_if_fail(CT_IS_CREDENTIALS(self), NULL);
+	return self->ccache;
+}
+
 /* the GSS-API status text, for debug logs only */
 static gchar *
 ct_credentials_gss_status(OM_uint32 major, OM_uint32 minor)
@@ -136,10 +156,11 @@ typedef enum {
 
 /*
  * Look at the session's Kerberos credentials through GSS-API (which honours
- * KRB5CCNAME and the collection of the session) without contacting anyone.
+ * KRB5CCNAME and the collection of the session), or at the named @ccache,
+ * without contacting anyone.
  */
 static CtKrbState
-ct_credentials_inspect_kerberos(gchar **principal, guint32 *lifetime_out)
+ct_credentials_inspect_kerberos(const gchar *ccache, gchar **principal, guint32 *lifetime_out)
 {
 	OM_uint32 major, minor = 0, lifetime = 0;
 	gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
@@ -149,8 +170,16 @@ ct_credentials_inspect_kerberos(gchar **principal, guint32 *lifetime_out)
 	CtKrbState state = CT_KRB_OK;
 
 	*principal = NULL;
-	major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
-	                         &cred, NULL, &lifetime);
+	if (ccache != NULL) {
+		/* a cred store names the cache for this call only: nothing process-wide */
+		gss_key_value_element_desc element = {"ccache", ccache};
+		gss_key_value_set_desc store = {1, &element};
+		major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs,
+		                              GSS_C_INITIATE, &store, &cred, NULL, &lifetime);
+	} else {
+		major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs,
+		                         GSS_C_INITIATE, &cred, NULL, &lifetime);
+	}
 	if (GSS_ERROR(major)) {
 		g_autofree gchar *why = ct_credentials_gss_status(major, minor);
 		g_debug("no Kerberos credentials: %s", why);
@@ -284,7 +313,7 @@ ct_credentials_ensure(CtCredentials *self, const gchar *service_url, GError **er
 		return ct_credentials_ensure_password(self, service_url, FALSE, error);
 
 	/* the ticket is checked every time: it may have been renewed or destroyed since */
-	state = ct_credentials_inspect_kerberos(&principal, &lifetime);
+	state = ct_credentials_inspect_kerberos(self->ccache, &principal, &lifetime);
 	if (state == CT_KRB_OK && principal != NULL) {
 		if (g_strcmp0(self->principal, principal) != 0) {
 			g_free(self->principal);
@@ -300,17 +329,30 @@ ct_credentials_ensure(CtCredentials *self, const gchar *service_url, GError **er
 		/* MIT GSS-API does not name the owner of an expired ticket: use the one
 		 * this session authenticated as before, when there was one */
 		const gchar *who = principal != NULL ? principal : self->principal;
-		if (who != NULL)
+		if (who != NULL && self->ccache != NULL)
+			g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+			            "the Kerberos ticket for %s in %s has expired: run kinit -c %s",
+			            who, self->ccache, self->ccache);
+		else if (who != NULL)
 			g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
 			            "the Kerberos ticket for %s has expired: run kinit", who);
+		else if (self->ccache != NULL)
+			g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+			            "the Kerberos ticket in %s has expired: run kinit -c %s",
+			            self->ccache, self->ccache);
 		else
 			g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
 			                    "the Kerberos ticket of this session has expired: run "
 			                    "kinit");
 		return FALSE;
 	}
-	g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
-	                    "no Kerberos ticket for this session: run kinit");
+	if (self->ccache != NULL)
+		g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+		            "no Kerberos ticket in %s: run kinit -c %s", self->ccache,
+		            self->ccache);
+	else
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+		                    "no Kerberos ticket for this session: run kinit");
 	return FALSE;
 }
 
@@ -326,6 +368,7 @@ ct_credentials_apply(CtCredentials *self, CtHttpRequest *request)
 		/* only to name the user in errors; Negotiate sends the ticket */
 		request->username = self->principal;
 		request->password = NULL;
+		request->krb5_ccache = self->ccache;
 		break;
 	case CT_AUTH_METHOD_BASIC:
 		request->auth = CT_HTTP_AUTH_BASIC;

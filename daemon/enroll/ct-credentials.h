@@ -32,6 +32,18 @@ void ct_credentials_set_prompt_func(CtCredentials *self,
 				    GDestroyNotify destroy);
 
 /*
+ * Use the Kerberos ticket cache @ccache ("FILE:/path", "KCM:", ...) instead of the
+ * session's default (KRB5CCNAME): a bench roster gives each user their own. The
+ * cache is inspected with gss_acquire_cred_from() and HTTP requests carry it in
+ * CtHttpRequest.krb5_ccache (scoped to the requesting thread), so enrollments
+ * for different users running in parallel never see each other's tickets.
+ * NULL: the session's default again.
+ */
+void ct_credentials_set_ccache(CtCredentials *self, const gchar *ccache);
+/* the ticket cache set above, or NULL for the session's default */
+const gchar *ct_credentials_get_ccache(CtCredentials *self);
+
+/*
  * Make sure usable credentials exist, for the given service URL (keyring lookup key).
  * Fails with CT_ERROR_NO_CREDENTIALS and a message that says what to do
  * ("no Kerberos ticket for this session: run kinit").

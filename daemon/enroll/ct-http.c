@@ -1,6 +1,7 @@
 #include "daemon/enroll/ct-http.h"
 
 #include <curl/curl.h>
+#include <gssapi/gssapi_krb5.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -491,6 +492,35 @@ ct_http_setup_auth(CURL *curl, const CtHttpRequest *request, gboolean is_https, 
 	return TRUE;
 }
 
+/*
+ * libcurl's SPNEGO takes the default credentials of the calling thread: name the
+ * request's ticket cache for this thread only (MIT keeps the name per thread),
+ * and give the thread back its default afterwards (the pool thread serves others)
+ */
+static gboolean
+ct_http_ccache_enter(const CtHttpRequest *request, GError **error)
+{
+	OM_uint32 major, minor = 0;
+	if (request->auth != CT_HTTP_AUTH_NEGOTIATE || request->krb5_ccache == NULL)
+		return TRUE;
+	major = gss_krb5_ccache_name(&minor, request->krb5_ccache, NULL);
+	if (GSS_ERROR(major)) {
+		g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+		            "cannot use the Kerberos ticket cache %s", request->krb5_ccache);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+ct_http_ccache_leave(const CtHttpRequest *request)
+{
+	OM_uint32 minor = 0;
+	if (request->auth != CT_HTTP_AUTH_NEGOTIATE || request->krb5_ccache == NULL)
+		return;
+	(void)gss_krb5_ccache_name(&minor, NULL, NULL);
+}
+
 CtHttpResponse *
 ct_http_perform(const CtHttpRequest *request, GCancellable *cancellable, GError **error)
 {
@@ -567,7 +597,10 @@ ct_http_perform(const CtHttpRequest *request, GCancellable *cancellable, GError 
 	}
 
 	g_debug("HTTP %s %s", is_post ? "POST" : "GET", request->url);
+	if (!ct_http_ccache_enter(request, error))
+		return NULL;
 	rc = curl_easy_perform(curl);
+	ct_http_ccache_leave(request);
 	if (rc != CURLE_OK) {
 		if (rc == CURLE_ABORTED_BY_CALLBACK && !g_cancellable_is_cancelled(cancellable))
 			rc = CURLE_RECV_ERROR;

@@ -36,6 +36,13 @@ typedef struct {
 	const gchar *ca_file;	   /* extra trust anchors (PEM), added to the system store */
 	guint timeout_s;	   /* whole exchange; 0 = CT_HTTP_DEFAULT_TIMEOUT_S */
 	gsize max_body;		   /* 0 = CT_HTTP_DEFAULT_MAX_BODY */
+	/*
+	 * NEGOTIATE: the Kerberos ticket cache to use ("FILE:/path"), or NULL for the
+	 * session's default (KRB5CCNAME). Scoped to the calling thread for the
+	 * exchange only (gss_krb5_ccache_name), so parallel requests for different
+	 * users never see each other's tickets.
+	 */
+	const gchar *krb5_ccache;
 } CtHttpRequest;
 
 typedef struct {
