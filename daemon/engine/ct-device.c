@@ -25,6 +25,7 @@ struct _CtDevice {
 	gchar *hint;
 	guint attempts;
 	gint64 next_retry;
+	GStrv trust_anchors; /* NULL while unknown */
 };
 
 G_DEFINE_TYPE(CtDevice, ct_device, G_TYPE_OBJECT)
@@ -88,6 +89,7 @@ ct_device_finalize(GObject *object)
 	g_free(self->firmware);
 	g_free(self->identity_fingerprint);
 	g_free(self->usb_port);
+	g_strfreev(self->trust_anchors);
 	g_free(self->state_detail);
 	g_free(self->user);
 	g_free(self->cert_serial);
@@ -354,6 +356,27 @@ ct_device_set_retry(CtDevice *self, guint attempts, gint64 next_retry)
 	ct_device_emit_changed(self);
 }
 
+const gchar *const *
+ct_device_get_trust_anchors(CtDevice *self)
+{
+	g_return_val_if_fail(CT_IS_DEVICE(self), NULL);
+	return (const gchar *const *)self->trust_anchors;
+}
+
+void
+ct_device_set_trust_anchors(CtDevice *self, const gchar *const *sha256s)
+{
+	g_return_if_fail(CT_IS_DEVICE(self));
+	if (sha256s == NULL && self->trust_anchors == NULL)
+		return;
+	if (sha256s != NULL && self->trust_anchors != NULL &&
+	    g_strv_equal((const gchar *const *)self->trust_anchors, sha256s))
+		return;
+	g_strfreev(self->trust_anchors);
+	self->trust_anchors = g_strdupv((gchar **)sha256s);
+	ct_device_emit_changed(self);
+}
+
 /* the D-Bus error name for the last error, "" when none */
 static gchar *
 ct_device_dup_error_name(CtDevice *self)
@@ -414,5 +437,12 @@ ct_device_to_variant(CtDevice *self)
 	                      g_variant_new_string(ct_device_get_hint(self)));
 	g_variant_builder_add(&builder, "{sv}", "Attempts", g_variant_new_uint32(self->attempts));
 	g_variant_builder_add(&builder, "{sv}", "NextRetry", g_variant_new_int64(self->next_retry));
+	g_variant_builder_add(&builder, "{sv}", "TrustAnchors",
+	                      g_variant_new_strv(self->trust_anchors != NULL
+	                                             ? (const gchar *const *)self->trust_anchors
+	                                             : NULL,
+	                                         -1));
+	g_variant_builder_add(&builder, "{sv}", "TrustAnchorsKnown",
+	                      g_variant_new_boolean(self->trust_anchors != NULL));
 	return g_variant_builder_end(&builder);
 }

@@ -65,6 +65,12 @@ const GError *ct_device_get_last_error(CtDevice *self);
 const gchar *ct_device_get_hint(CtDevice *self);
 guint ct_device_get_attempts(CtDevice *self);
 gint64 ct_device_get_next_retry(CtDevice *self);
+/*
+ * The trust anchors the phone holds, as it reported them (STATUS) or as the last
+ * COMMIT installed them: lower-case hex SHA-256 of each anchor's DER,
+ * NULL-terminated. NULL while unknown (the phone has not been asked yet).
+ */
+const gchar *const *ct_device_get_trust_anchors(CtDevice *self);
 
 /* writers, for the engine: each emits "changed" once (batch with freeze/thaw) */
 void ct_device_set_identity(CtDevice *self,
@@ -86,6 +92,8 @@ void ct_device_set_certificate(CtDevice *self,
 /* error NULL clears; the hint defaults to ct_error_code_hint() of its code */
 void ct_device_set_last_error(CtDevice *self, const GError *error, const gchar *hint);
 void ct_device_set_retry(CtDevice *self, guint attempts, gint64 next_retry);
+/* @sha256s NULL: unknown again */
+void ct_device_set_trust_anchors(CtDevice *self, const gchar *const *sha256s);
 
 /* a{sv} of every property, as the D-Bus API and --json show them */
 GVariant *ct_device_to_variant(CtDevice *self);

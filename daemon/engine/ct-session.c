@@ -262,6 +262,34 @@ ct_session_show_certificate(CtSession *self, GBytes *cert_der)
 	                          info->not_after / G_USEC_PER_SEC);
 }
 
+/* what the phone trusts, for `certtether test chain DEVICE` */
+static void
+ct_session_show_anchors(CtSession *self, const ctp_status_rsp *st)
+{
+	g_autoptr(GPtrArray) anchors = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < st->n_anchor_sha256 && i < CTP_MAX_ANCHORS; i++)
+		g_ptr_array_add(anchors, ct_session_hex(st->anchor_sha256[i]));
+	g_ptr_array_add(anchors, NULL);
+	ct_device_set_trust_anchors(self->device, (const gchar *const *)anchors->pdata);
+}
+
+/* after a COMMIT: staged anchors replace the installed set (none staged keeps it) */
+static void
+ct_session_show_staged_anchors(CtSession *self)
+{
+	g_autoptr(GPtrArray) anchors = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < self->stage_items->len; i++) {
+		CtStageItem *item = g_ptr_array_index(self->stage_items, i);
+		if (item->kind == CTP_ITEM_ANCHOR)
+			g_ptr_array_add(
+			    anchors, g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, item->data));
+	}
+	if (anchors->len == 0)
+		return;
+	g_ptr_array_add(anchors, NULL);
+	ct_device_set_trust_anchors(self->device, (const gchar *const *)anchors->pdata);
+}
+
 /* the phone reports a key awaiting its certificate: finish what an earlier run began */
 static gboolean
 ct_session_try_resume(CtSession *self, const gchar *pending_csr)
@@ -321,6 +349,7 @@ ct_session_on_status(ctp_host_device *usb, const ctp_host_reply *reply, gpointer
 	if (ctp_bytes_present(st->certificate))
 		cert_der = ct_session_dup_bytes(st->certificate);
 	ct_session_show_certificate(self, cert_der);
+	ct_session_show_anchors(self, st);
 
 	if (!self->force && ctp_bytes_present(st->pending_csr_sha256)) {
 		g_autofree gchar *pending = ct_session_hex(st->pending_csr_sha256);
@@ -550,6 +579,7 @@ ct_session_on_commit(ctp_host_device *usb, const ctp_host_reply *reply, gpointer
 	self->busy = FALSE;
 	g_clear_pointer(&self->awaited_csr, g_free);
 	ct_session_show_certificate(self, self->installing_cert);
+	ct_session_show_staged_anchors(self);
 	ct_device_set_last_error(self->device, NULL, NULL);
 	ct_session_set_state(self, CT_DEVICE_STATE_PROVISIONED, "certificate installed");
 }

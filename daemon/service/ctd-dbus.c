@@ -66,6 +66,7 @@ static void
 ctd_dbus_sync_device(CtDevice *device, CtdDbusDevice1 *iface)
 {
 	const GError *error = ct_device_get_last_error(device);
+	static const gchar *const no_anchors[] = {NULL};
 	g_autofree gchar *error_name = NULL;
 
 	if (error != NULL)
@@ -95,6 +96,11 @@ ctd_dbus_sync_device(CtDevice *device, CtdDbusDevice1 *iface)
 	ctd_dbus_device1_set_hint(iface, ct_device_get_hint(device));
 	ctd_dbus_device1_set_attempts(iface, ct_device_get_attempts(device));
 	ctd_dbus_device1_set_next_retry(iface, ct_device_get_next_retry(device));
+	ctd_dbus_device1_set_trust_anchors(iface, ct_device_get_trust_anchors(device) != NULL
+	                                              ? ct_device_get_trust_anchors(device)
+	                                              : no_anchors);
+	ctd_dbus_device1_set_trust_anchors_known(iface,
+	                                         ct_device_get_trust_anchors(device) != NULL);
 }
 
 /* the CtDevice behind an exported Device1 interface */
