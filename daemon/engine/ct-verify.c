@@ -259,16 +259,14 @@ ct_verify_leaf(const CtVerifyParams *params, gint64 now, GError **error)
 	return TRUE;
 }
 
-X509 *
-ct_verify_chain_anchor(const CtX509Stack *presented,
-                       const gchar *ca_file,
-                       gboolean no_system_store,
-                       GError **error)
+CtX509Stack *
+ct_verify_chain_build(const CtX509Stack *presented,
+                      const gchar *ca_file,
+                      gboolean no_system_store,
+                      GError **error)
 {
 	g_autoptr(X509_STORE) store = NULL;
 	g_autoptr(X509_STORE_CTX) ctx = NULL;
-	g_autoptr(CtX509Stack) chain = NULL;
-	X509 *anchor;
 
 	if (presented == NULL || sk_X509_num(presented) == 0) {
 		g_set_error_literal(error, CT_ERROR, CT_ERROR_INVALID_ARGS, "no chain to check");
@@ -289,7 +287,20 @@ ct_verify_chain_anchor(const CtX509Stack *presented,
 		ERR_clear_error();
 		return NULL;
 	}
-	chain = X509_STORE_CTX_get1_chain(ctx);
+	return X509_STORE_CTX_get1_chain(ctx);
+}
+
+X509 *
+ct_verify_chain_anchor(const CtX509Stack *presented,
+                       const gchar *ca_file,
+                       gboolean no_system_store,
+                       GError **error)
+{
+	g_autoptr(CtX509Stack) chain =
+	    ct_verify_chain_build(presented, ca_file, no_system_store, error);
+	X509 *anchor;
+	if (chain == NULL)
+		return NULL;
 	anchor = sk_X509_value(chain, sk_X509_num(chain) - 1);
 	X509_up_ref(anchor);
 	return anchor;

@@ -52,6 +52,18 @@ CtEnrollResult *
 ct_verify_issued(const CtVerifyParams *params, GCancellable *cancellable, GError **error);
 
 /*
+ * The whole chain a presented chain (leaf first) builds to with the same
+ * anchors: leaf first, the trust anchor last, with any intermediate the
+ * presentation lacked but the anchors' file or store supplied; NULL with the
+ * reason (for `certtether test chain`: what a phone needs besides what the
+ * server presents).
+ */
+CtX509Stack *ct_verify_chain_build(const CtX509Stack *presented,
+                                   const gchar *ca_file,
+                                   gboolean no_system_store,
+                                   GError **error);
+
+/*
  * The trust anchor a presented chain (leaf first) leads to with the same
  * anchors, or NULL with the reason (the web service's TLS chain, for the phone).
  */
