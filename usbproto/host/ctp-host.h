@@ -82,9 +82,12 @@ typedef struct {
 } ctp_host_device_info;
 
 /*
- * ARRIVED: a device with a CTP interface (class/subclass/protocol triple) is
- * present. LEFT: a device reported ARRIVED has gone; any ctp_host_device open
- * on it fails its calls with CTP_HOST_NO_DEVICE from now on (close it).
+ * ARRIVED: a device with a CTP interface (class/subclass/protocol triple in
+ * any of its configurations) was plugged in. It may be gone again by the time
+ * the event is delivered: open then fails with CTP_HOST_NO_DEVICE and LEFT
+ * follows. LEFT: a device reported ARRIVED has gone; a ctp_host_device open on
+ * it fails its calls with CTP_HOST_NO_DEVICE from now on (close it). Each
+ * device is reported ARRIVED once, even if enumeration and hotplug overlap.
  */
 typedef void (*ctp_host_hotplug_func)(ctp_host_context *ctx,
                                       ctp_host_hotplug_event event,
@@ -105,7 +108,9 @@ ctp_host_context_new(ctp_host_log_func log_func, void *log_user_data, ctp_host_c
 
 /*
  * Closes every device still open (their callbacks are not called), waits for
- * transfers libusb still owns, then libusb_exit. NULL is allowed.
+ * transfers libusb still owns (at most 5 s; what is still owned then is leaked,
+ * never freed under libusb), then libusb_exit. Stop watching the fds (destroy
+ * the GSource) first. NULL is allowed.
  */
 void ctp_host_context_free(ctp_host_context *ctx);
 
