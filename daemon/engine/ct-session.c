@@ -694,10 +694,12 @@ ct_session_continue_approved(CtSession *self)
 	ct_device_set_user(self->device, self->assignment->sip_uri);
 	row = ct_ledger_lookup_device(ledger, ct_device_get_serial(self->device),
 	                              ct_device_get_identity_fingerprint(self->device), &error);
-	if (row == NULL && error != NULL) {
+	/* not in the ledger yet (policy always or allowlist, bench auto-approve): paired below */
+	if (row == NULL && !g_error_matches(error, CT_ERROR, CT_ERROR_NOT_FOUND)) {
 		ct_session_fail(self, error);
 		return;
 	}
+	g_clear_error(&error);
 	if (row == NULL || row->decision != CT_LEDGER_DECISION_PAIRED) {
 		g_clear_pointer(&row, ct_ledger_device_free);
 		row = ct_ledger_pair_device(
