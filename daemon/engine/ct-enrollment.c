@@ -323,6 +323,7 @@ typedef struct {
 	GBytes *csr_der;
 	gchar *sip_uri;
 	gchar *device_id;
+	gchar *request_id;
 } CtEnrollmentTaskData;
 
 static void
@@ -331,6 +332,7 @@ ct_enrollment_task_data_free(CtEnrollmentTaskData *data)
 	g_bytes_unref(data->csr_der);
 	g_free(data->sip_uri);
 	g_free(data->device_id);
+	g_free(data->request_id);
 	g_free(data);
 }
 
@@ -370,6 +372,8 @@ ct_enrollment_run_async(CtEnrollment *self,
 	data->request.sip_uri = data->sip_uri;
 	data->request.device_id = data->device_id;
 	data->request.renewal = request->renewal;
+	data->request_id = g_strdup(request->request_id);
+	data->request.request_id = data->request_id;
 
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, ct_enrollment_run_async);

@@ -19,6 +19,14 @@ typedef struct {
 	const gchar *sip_uri;	  /* "sip:alice@example.com", the desktop user's identity */
 	const gchar *device_id;	  /* "{GUID}", stable per device (ct_identity_device_id()) */
 	gboolean renewal;	  /* the device already holds a certificate of this user */
+	/*
+	 * Optional idempotency key, the same for every submission of this CSR (also
+	 * after a crash and restart): CertProv sends it as wstep:RequestID so that a
+	 * service that recognises a repeated id answers with the certificate it issued
+	 * before. NULL: the backend makes a fresh one per submission. EST has no such
+	 * field (RFC 7030) and ignores it.
+	 */
+	const gchar *request_id;
 } CtEnrollRequest;
 
 /* what the service returned, not yet verified */
