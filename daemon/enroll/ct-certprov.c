@@ -519,6 +519,8 @@ ct_certprov_get_and_publish_cert(CtCertprov *self,
 	    .device_id = request->device_id,
 	    .entity = request->sip_uri + strlen("sip:"),
 	    .csr_der = request->csr_der,
+	    /* the caller's idempotency key; NULL makes a fresh one */
+	    .request_id = request->request_id,
 	};
 
 	body = ct_soap_build_get_and_publish_cert(&params, &error_local);
