@@ -8,6 +8,7 @@ struct _CtEnrollJob {
 	gchar *csr_sha256;
 	gchar *sip_uri;
 	gchar *device_id;
+	gchar *request_id; /* derived from the CSR: the same after a restart */
 	gboolean renewal;
 	GCancellable *cancellable;
 	GMainContext *context; /* where the callbacks run */
@@ -27,6 +28,34 @@ typedef struct {
 	gint64 next_retry_realtime;
 } CtEnrollJobHop;
 
+/*
+ * The request id of a CSR: a UUID made of the first 16 bytes of its SHA-256, with
+ * the version (8, RFC 9562 "custom") and variant bits set. Every submission of the
+ * same CSR carries the same id, also one sent again after a crash and restart, so
+ * a service that recognises a repeated id returns the certificate it issued before
+ * instead of issuing a second one. NULL if @csr_sha256 is not hex.
+ */
+static gchar *
+ct_enroll_job_request_id(const gchar *csr_sha256)
+{
+	guint8 b[16];
+	if (csr_sha256 == NULL || strlen(csr_sha256) < 2 * sizeof(b))
+		return NULL;
+	for (gsize i = 0; i < sizeof(b); i++) {
+		gint hi = g_ascii_xdigit_value(csr_sha256[2 * i]);
+		gint lo = g_ascii_xdigit_value(csr_sha256[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return NULL;
+		b[i] = (guint8)(hi << 4 | lo);
+	}
+	b[6] = (guint8)((b[6] & 0x0f) | 0x80);
+	b[8] = (guint8)((b[8] & 0x3f) | 0x80);
+	return g_strdup_printf(
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+	    b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+	    b[15]);
+}
+
 CtEnrollJob *
 ct_enroll_job_new(CtConfig *config,
                   CtCredentials *credentials,
@@ -44,6 +73,7 @@ ct_enroll_job_new(CtConfig *config,
 	job->csr_sha256 = g_strdup(csr_sha256);
 	job->sip_uri = g_strdup(sip_uri);
 	job->device_id = g_strdup(device_id);
+	job->request_id = ct_enroll_job_request_id(csr_sha256);
 	job->renewal = renewal;
 	job->cancellable = g_cancellable_new();
 	return job;
@@ -67,6 +97,7 @@ ct_enroll_job_unref(CtEnrollJob *job)
 	g_free(job->csr_sha256);
 	g_free(job->sip_uri);
 	g_free(job->device_id);
+	g_free(job->request_id);
 	g_object_unref(job->cancellable);
 	g_clear_error(&job->start_error);
 	if (job->context != NULL)
@@ -173,6 +204,7 @@ ct_enroll_job_start(CtEnrollJob *job,
 	    .sip_uri = job->sip_uri,
 	    .device_id = job->device_id,
 	    .renewal = job->renewal,
+	    .request_id = job->request_id,
 	};
 	g_autoptr(CtEnrollment) enrollment = NULL;
 
