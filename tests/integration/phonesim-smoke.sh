@@ -141,6 +141,12 @@ if [ "$part" = 1 ]; then
 	check "status --json: session ready, counters count HELLO and STATUS" \
 		test "$(field p1 '[.session, .state, .counters.hellos, .counters.statuses] | join(" ")')" = "ready empty 1 1"
 
+	for size in 1 512 65536 100000; do
+		check "a $size-byte transfer that is no frame gets ERROR BAD_FRAME, request id 0" \
+			probe junk --size $size
+	done
+	check "frames rejected as BAD_FRAME are counted" test "$(field p1 .counters.bad_frames)" = 4
+
 	check "control: unplug p1" ctl unplug p1
 	probe list > "$W/list2.out" 2>&1
 	check "after unplug libusb sees no CTP device" grep -q '^devices=0$' "$W/list2.out"

@@ -25,9 +25,9 @@ struct _PhonesimDevice {
 	gpointer user;
 	ctp_device_session *session;
 
-	GThreadPool *keygen_pool;
-	gint current_token; /* atomic: the keygen whose answer is still wanted, 0 = none */
-	gint shutting_down; /* atomic */
+	GPtrArray *keygen_jobs; /* KeygenJob*, each with its own thread */
+	gint current_token;     /* atomic: the keygen whose answer is still wanted, 0 = none */
+	gint shutting_down;     /* atomic */
 	gint64 keygen_started_us;
 	guint keygen_expected_s;
 	GSource *progress_source;
@@ -54,6 +54,8 @@ typedef struct {
 	GBytes *san; /* NULL: no subjectAltName */
 	GBytes *nonce;
 	PhonesimMisbehave misbehave; /* as it was when the request arrived */
+	GThread *thread;
+	gint finished; /* atomic: the thread touches the job no more */
 } KeygenJob;
 
 static void
@@ -321,11 +323,15 @@ keygen_delay(PhonesimDevice *device, const KeygenJob *job)
 		g_usleep(SLEEP_STEP_US);
 }
 
-static void
-keygen_run(gpointer data, gpointer pool_user)
+/*
+ * One thread per key: it exits when done, so that OpenSSL's per-thread state (its
+ * DRBGs) goes with it instead of living on in a pooled thread.
+ */
+static gpointer
+keygen_run(gpointer data)
 {
 	KeygenJob *job = data;
-	PhonesimDevice *device = pool_user;
+	PhonesimDevice *device = job->device;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) csr = NULL;
 	g_autoptr(GBytes) pop = NULL;
@@ -334,8 +340,8 @@ keygen_run(gpointer data, gpointer pool_user)
 
 	keygen_delay(device, job);
 	if (!keygen_wanted(device, job->token)) {
-		keygen_job_free(job);
-		return;
+		g_atomic_int_set(&job->finished, 1);
+		return NULL;
 	}
 	key = generate_key(job->key_alg, &job->misbehave);
 	if (key == NULL) {
@@ -381,7 +387,22 @@ keygen_run(gpointer data, gpointer pool_user)
 	/* else: the host went away; the key is dropped, the earlier pending one stays */
 	device->hooks->unlock(device->user);
 	EVP_PKEY_free(key);
-	keygen_job_free(job);
+	g_atomic_int_set(&job->finished, 1);
+	return NULL;
+}
+
+/* lock held: join the threads that are done */
+static void
+reap_keygen_jobs(PhonesimDevice *device)
+{
+	for (guint i = device->keygen_jobs->len; i > 0; i--) {
+		KeygenJob *job = g_ptr_array_index(device->keygen_jobs, i - 1);
+		if (!g_atomic_int_get(&job->finished))
+			continue;
+		g_thread_join(job->thread);
+		keygen_job_free(job);
+		g_ptr_array_remove_index_fast(device->keygen_jobs, i - 1);
+	}
 }
 
 typedef struct {
@@ -440,12 +461,15 @@ op_create_csr(void *user, const ctp_create_csr_req *req, uint32_t token)
 		g_source_attach(device->progress_source, NULL);
 	}
 	g_autoptr(GError) error = NULL;
-	if (!g_thread_pool_push(device->keygen_pool, job, &error)) {
+	reap_keygen_jobs(device);
+	job->thread = g_thread_try_new("phonesim-keygen", keygen_run, job, &error);
+	if (job->thread == NULL) {
 		g_atomic_int_set(&device->current_token, 0);
 		keygen_job_free(job);
 		ctp_device_session_set_error_text(device->session, error->message);
 		return CTP_ERR_KEYGEN_FAILED;
 	}
+	g_ptr_array_add(device->keygen_jobs, job);
 	return CTP_DEVICE_PENDING;
 }
 
@@ -692,8 +716,7 @@ phonesim_device_new(PhonesimState *state,
 	device->user = user;
 	device->staged_chain = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	device->staged_anchors = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-	/* unbounded: a slow keygen sleeping must not hold up another phone's */
-	device->keygen_pool = g_thread_pool_new(keygen_run, device, -1, FALSE, NULL);
+	device->keygen_jobs = g_ptr_array_new();
 	return device;
 }
 
@@ -713,9 +736,16 @@ void
 phonesim_device_shutdown(PhonesimDevice *device)
 {
 	g_atomic_int_set(&device->shutting_down, 1);
-	if (device->keygen_pool != NULL) {
-		g_thread_pool_free(device->keygen_pool, FALSE, TRUE);
-		device->keygen_pool = NULL;
+	/* the threads see shutting_down within a sleep step; join them without the lock,
+	 * which they take to finish */
+	device->hooks->lock(device->user);
+	g_autoptr(GPtrArray) jobs = g_steal_pointer(&device->keygen_jobs);
+	device->keygen_jobs = g_ptr_array_new();
+	device->hooks->unlock(device->user);
+	for (guint i = 0; i < jobs->len; i++) {
+		KeygenJob *job = g_ptr_array_index(jobs, i);
+		g_thread_join(job->thread);
+		keygen_job_free(job);
 	}
 	device->hooks->lock(device->user);
 	if (device->progress_source != NULL) {
@@ -732,6 +762,7 @@ phonesim_device_free(PhonesimDevice *device)
 		return;
 	phonesim_device_shutdown(device);
 	staging_clear(device);
+	g_ptr_array_unref(device->keygen_jobs);
 	g_ptr_array_unref(device->staged_chain);
 	g_ptr_array_unref(device->staged_anchors);
 	g_clear_pointer(&device->status_cert, g_bytes_unref);

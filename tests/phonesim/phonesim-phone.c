@@ -10,6 +10,7 @@
 
 #include <gio/gio.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <string.h>
 #include <time.h>
@@ -265,6 +266,10 @@ usb_bulk_out(gpointer user, const guint8 *data, gsize len)
 	phone->current_request = type;
 	ctp_device_session_receive(&phone->session, data, len);
 	phone->current_request = 0;
+	/* this runs in umockdev's worker thread, which outlives phonesim's cleanup: drop
+	 * OpenSSL's per-thread state (DRBGs) now rather than leave it to a thread exit
+	 * that never comes (OpenSSL recreates it on next use) */
+	OPENSSL_thread_stop();
 	if (phone->changed != NULL)
 		phone->changed(phone, phone->user);
 }

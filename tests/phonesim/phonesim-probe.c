@@ -10,6 +10,7 @@
  *   phonesim-probe install --cert F [--chain F]... [--anchor F]... [--setting K=V]...
  *                                       HELLO + STAGE_BEGIN + items + COMMIT
  *   phonesim-probe abort                HELLO + STAGE_BEGIN + ABORT
+ *   phonesim-probe junk --size N        N bytes that are no frame: expects BAD_FRAME
  *
  * Exit 0 on success, 1 on a failed check (with the reason on stderr).
  */
@@ -599,7 +600,38 @@ do_abort(libusb_device_handle *h, GError **error)
 	return TRUE;
 }
 
+/* a transfer of junk (any size, up to megabytes) must come back as ERROR BAD_FRAME id 0 */
+static gboolean
+do_junk(libusb_device_handle *h, gint size, GError **error)
+{
+	if (size <= 0)
+		return fail(error, "junk needs --size N");
+	g_autofree guint8 *junk = g_malloc((gsize)size);
+	for (gint i = 0; i < size; i++)
+		junk[i] = (guint8)(i * 31 + 7);
+	int done = 0;
+	int rc = bulk_out_frame(h, junk, size, &done);
+	if (rc != 0 || done != size) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "junk OUT: %s",
+		            libusb_error_name(rc));
+		return FALSE;
+	}
+	rc = libusb_bulk_transfer(h, ep_in, rx_buf, sizeof rx_buf, &done, timeout_ms);
+	if (rc != 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "junk IN: %s",
+		            libusb_error_name(rc));
+		return FALSE;
+	}
+	ctp_message rsp;
+	if (ctp_message_decode(rx_buf, (gsize)done, &rsp) != CTP_OK || rsp.type != CTP_MSG_ERROR ||
+	    rsp.request_id != 0 || rsp.u.error.code != CTP_ERR_BAD_FRAME)
+		return fail(error, "junk was not answered with ERROR BAD_FRAME, request id 0");
+	printf("junk ok size=%d answer=BAD_FRAME\n", size);
+	return TRUE;
+}
+
 typedef struct {
+	gint size;
 	gchar *serial;
 	gchar *alg;
 	gchar *cn;
@@ -664,6 +696,8 @@ run_command(libusb_device_handle *h, const gchar *cmd, const ProbeOptions *o, GE
 		       do_status(h, error);
 	if (g_strcmp0(cmd, "abort") == 0)
 		return do_abort(h, error);
+	if (g_strcmp0(cmd, "junk") == 0)
+		return do_junk(h, o->size, error);
 	return fail(error, "unknown command");
 }
 
@@ -688,13 +722,14 @@ main(int argc, char **argv)
 	    {"setting", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.settings,
 	     "install: url=V, registrar=V or sip=V", "K=V"},
 	    {"txn", 0, 0, G_OPTION_ARG_INT, &o.txn, "install: transaction id", "N"},
+	    {"size", 0, 0, G_OPTION_ARG_INT, &o.size, "junk: bytes to send", "N"},
 	    {NULL, 0, 0, 0, NULL, NULL, NULL},
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("list|hello|csr|install|abort");
+	g_autoptr(GOptionContext) ctx = g_option_context_new("list|hello|csr|install|abort|junk");
 	g_autoptr(GError) error = NULL;
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error) || argc != 2) {
-		fprintf(stderr, "usage: phonesim-probe [OPTIONS] list|hello|csr|install|abort "
+		fprintf(stderr, "usage: phonesim-probe [OPTIONS] list|hello|csr|install|abort|junk "
 		                "(--help for the options)\n");
 		return 2;
 	}
