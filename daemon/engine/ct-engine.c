@@ -775,3 +775,23 @@ ct_engine_get_history(CtEngine *self, const gchar *serial, guint limit, GError *
 		    &builder, ct_ledger_event_to_variant(g_ptr_array_index(events, i)));
 	return g_variant_builder_end(&builder);
 }
+
+/* ---- for callers that show a snapshot and leave ------------------------------------------- */
+
+guint
+ct_engine_count_unidentified(CtEngine *self)
+{
+	guint count = 0;
+	g_return_val_if_fail(CT_IS_ENGINE(self), 0);
+	if (self->usb == NULL)
+		return 0;
+	for (guint i = 0; i < self->sessions->len; i++) {
+		if (ct_session_get_device(g_ptr_array_index(self->sessions, i)) == NULL)
+			count++;
+	}
+	/* hotplug reports (ENUMERATE at start) wait in the transport's queue until the next
+	 * dispatch: phones may be among them */
+	if (count == 0 && ctp_host_context_get_timeout_ms(self->usb) == 0)
+		count = 1;
+	return count;
+}

@@ -86,4 +86,15 @@ gboolean ct_engine_forget_device(CtEngine *self, CtDevice *device, GError **erro
 /* ledger events, newest first, as an "aa{sv}" GVariant (time, serial, state, message) */
 GVariant *ct_engine_get_history(CtEngine *self, const gchar *serial, guint limit, GError **error);
 
+/* ---- for callers that show a snapshot and leave (certtether --direct list/status) ---------- */
+
+/*
+ * How many phones on the bus the engine has not identified yet: reported by
+ * USB (the ones plugged in at ct_engine_start() are reported by the first
+ * main-loop turns) but not answered HELLO yet. While the USB transport still
+ * has queued work to deliver, at least 1. Re-check after "device-added" and
+ * each device's "changed", with a time bound of your own.
+ */
+guint ct_engine_count_unidentified(CtEngine *self);
+
 G_END_DECLS
