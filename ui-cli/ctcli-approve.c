@@ -1,0 +1,121 @@
+/*
+ * certtether approve DEVICE / reject DEVICE: the user's decision about a phone
+ * that waits for approval (or changing an earlier one).
+ *
+ * approve pairs the phone (serial + identity key) for the desktop user; the
+ * engine then provisions it. With certtetherd the command returns at once
+ * (--wait follows the provisioning like `provision`); with --direct it always
+ * waits, since the engine lives only as long as this process.
+ * reject refuses it: nothing is requested for it until it is approved.
+ *
+ * --json: the DEVICE object after the decision (see certtether list), or with
+ * a wait the object `provision --json` prints.
+ */
+#include <stdio.h>
+
+#include "ui-cli/ctcli-output.h"
+#include "ui-cli/ctcli-verb.h"
+
+static void
+ctcli_decision_print_json(GVariant *snap)
+{
+	g_autoptr(JsonNode) node = ctcli_json_device(snap);
+	ctcli_json_print(node, FALSE);
+}
+
+int
+ctcli_cmd_approve(CtcliContext *ctx, int argc, char **argv)
+{
+	gboolean wait = FALSE;
+	const GOptionEntry entries[] = {
+	    {"wait", 0, 0, G_OPTION_ARG_NONE, &wait,
+	     "Wait until the phone is provisioned, showing progress (always with --direct)", NULL},
+	    {NULL, 0, 0, 0, NULL, NULL, NULL},
+	};
+	g_autoptr(CtcliDevices) devices = NULL;
+	g_autoptr(GVariant) snap = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) ids = NULL;
+	g_autofree gchar *id = NULL;
+	int exit_code;
+
+	if (!ctcli_verb_parse(&argc, &argv, "DEVICE",
+	                      "Trust a phone: pair its serial and identity key with you, so that "
+	                      "it gets your certificate.",
+	                      "DEVICE is a phone's id, serial, USB port or identity fingerprint "
+	                      "prefix (certtether list).",
+	                      entries))
+		return CTCLI_EXIT_USAGE;
+	if (argc != 2)
+		return ctcli_verb_usage_error("approve", "name one DEVICE to approve");
+	devices = ctcli_verb_open_devices(ctx, TRUE, &exit_code);
+	if (devices == NULL)
+		return exit_code;
+	snap = ctcli_devices_find(devices, argv[1], &error);
+	if (snap == NULL)
+		return ctcli_print_error(ctx, error);
+	id = g_strdup(ctcli_snapshot_get_string(snap, "Id"));
+	if (!ctcli_devices_approve(devices, id, &error))
+		return ctcli_print_error(ctx, error);
+	g_clear_pointer(&snap, g_variant_unref);
+	snap = ctcli_devices_get(devices, id);
+
+	/* the engine provisions what was approved: in this process, only while we run */
+	if (wait || ctcli_devices_is_direct(devices)) {
+		if (!ctx->quiet && !ctx->json)
+			g_printerr("certtether: approved %s; provisioning it\n",
+			           ctcli_snapshot_get_name(snap));
+		ids = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(ids, g_strdup(id));
+		return ctcli_provision_follow(ctx, devices, ids, NULL, TRUE);
+	}
+	if (ctx->json) {
+		ctcli_decision_print_json(snap);
+	} else if (!ctx->quiet) {
+		g_print("Approved %s (%s).\n", ctcli_snapshot_get_name(snap), id);
+		if (ctcli_snapshot_get_boolean(snap, "Connected"))
+			g_print("certtetherd is provisioning it: 'certtether watch' shows the "
+			        "progress.\n");
+		else
+			g_print("It is provisioned the next time it is plugged in.\n");
+	}
+	return CTCLI_EXIT_OK;
+}
+
+int
+ctcli_cmd_reject(CtcliContext *ctx, int argc, char **argv)
+{
+	g_autoptr(CtcliDevices) devices = NULL;
+	g_autoptr(GVariant) snap = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *id = NULL;
+	int exit_code;
+
+	if (!ctcli_verb_parse(&argc, &argv, "DEVICE",
+	                      "Refuse a phone: nothing is requested or installed for it until you "
+	                      "approve it.",
+	                      "DEVICE is a phone's id, serial, USB port or identity fingerprint "
+	                      "prefix (certtether list).",
+	                      NULL))
+		return CTCLI_EXIT_USAGE;
+	if (argc != 2)
+		return ctcli_verb_usage_error("reject", "name one DEVICE to reject");
+	devices = ctcli_verb_open_devices(ctx, TRUE, &exit_code);
+	if (devices == NULL)
+		return exit_code;
+	snap = ctcli_devices_find(devices, argv[1], &error);
+	if (snap == NULL)
+		return ctcli_print_error(ctx, error);
+	id = g_strdup(ctcli_snapshot_get_string(snap, "Id"));
+	if (!ctcli_devices_reject(devices, id, &error))
+		return ctcli_print_error(ctx, error);
+	g_clear_pointer(&snap, g_variant_unref);
+	snap = ctcli_devices_get(devices, id);
+	if (ctx->json)
+		ctcli_decision_print_json(snap);
+	else if (!ctx->quiet)
+		g_print("Rejected %s (%s): nothing is requested for it ('certtether approve %s' "
+		        "undoes this).\n",
+		        ctcli_snapshot_get_name(snap), id, ctcli_snapshot_get_name(snap));
+	return CTCLI_EXIT_OK;
+}
