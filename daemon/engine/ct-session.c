@@ -304,8 +304,10 @@ ct_session_try_resume(CtSession *self, const gchar *pending_csr)
 			g_warning("ledger lookup of pending CSR failed: %s", error->message);
 		return FALSE;
 	}
-	/* a certificate for another user is not resumed: the checks below start over */
-	if (g_strcmp0(row->user, self->assignment->sip_uri) != 0)
+	/* only this phone's own request, for this user, is resumed: a phone that
+	 * reports another phone's CSR hash gets nothing from the ledger */
+	if (row->device_id != self->ledger_device_id ||
+	    g_strcmp0(row->user, self->assignment->sip_uri) != 0)
 		return FALSE;
 	if (row->state == CT_LEDGER_ENROLLMENT_ISSUED) {
 		g_info("phone %s: certificate for its pending key already issued, installing it",
