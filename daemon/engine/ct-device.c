@@ -438,10 +438,8 @@ ct_device_to_variant(CtDevice *self)
 	g_variant_builder_add(&builder, "{sv}", "Attempts", g_variant_new_uint32(self->attempts));
 	g_variant_builder_add(&builder, "{sv}", "NextRetry", g_variant_new_int64(self->next_retry));
 	g_variant_builder_add(&builder, "{sv}", "TrustAnchors",
-	                      g_variant_new_strv(self->trust_anchors != NULL
-	                                             ? (const gchar *const *)self->trust_anchors
-	                                             : NULL,
-	                                         -1));
+	                      g_variant_new_strv((const gchar *const *)self->trust_anchors,
+	                                         self->trust_anchors != NULL ? -1 : 0));
 	g_variant_builder_add(&builder, "{sv}", "TrustAnchorsKnown",
 	                      g_variant_new_boolean(self->trust_anchors != NULL));
 	return g_variant_builder_end(&builder);
