@@ -10,3 +10,5 @@ INTEGRATION_TESTS += tests/integration/phonesim-smoke.sh
 # activation: systemd user unit, D-Bus activation file, install rules; udev rules + hwdb
 INTEGRATION_TESTS += tests/integration/activation-files.sh
 INTEGRATION_TESTS += tests/integration/udev-rules.sh
+# certtether (the CLI) through certtetherd and with --direct: every verb, --json, exit codes
+INTEGRATION_TESTS += tests/integration/cli-daemon.sh tests/integration/cli-direct.sh
