@@ -1220,6 +1220,7 @@ test_busy_cancel_close(void)
 	Identity *id = identity_new();
 	ctp_message csr = {.type = CTP_MSG_CREATE_CSR};
 	ctp_message ping = {.type = CTP_MSG_PING};
+	ctp_message status_msg = {.type = CTP_MSG_STATUS};
 	g_autoptr(GBytes) nonce = random_bytes(16);
 	Reply r = {0};
 	Reply other = {0};
@@ -1272,6 +1273,30 @@ test_busy_cancel_close(void)
 	g_assert_cmpint(step_simple(p, CTP_MSG_PING, &r), ==, CTP_HOST_OK);
 	g_assert_true(r.resynchronised);
 	g_assert_cmpint(step_hello(p, &r), ==, CTP_HOST_OK);
+	/* the synchronous wrapper, for tools: its reply stays valid until the next call */
+	{
+		ctp_host_reply sync_reply;
+
+		g_assert_cmpint(
+		    ctp_host_device_call_sync(p->dev, &ping, 0, NULL, NULL, &sync_reply), ==,
+		    CTP_HOST_OK);
+		g_assert_nonnull(sync_reply.response);
+		g_assert_cmpint(sync_reply.response->type, ==, CTP_MSG_PING_RSP);
+		g_assert_cmpint(sync_reply.request_type, ==, CTP_MSG_PING);
+		g_assert_cmpstr(sync_reply.message, ==, "PING answered");
+		g_assert_cmpint(
+		    ctp_host_device_call_sync(p->dev, &status_msg, 0, NULL, NULL, &sync_reply), ==,
+		    CTP_HOST_OK);
+		g_assert_cmpint(sync_reply.response->type, ==, CTP_MSG_STATUS_RSP);
+		/* busy is refused without running anything */
+		call_start(p, &ping, 0, &other);
+		g_assert_cmpint(
+		    ctp_host_device_call_sync(p->dev, &ping, 0, NULL, NULL, &sync_reply), ==,
+		    CTP_HOST_BUSY);
+		g_assert_cmpint(sync_reply.status, ==, CTP_HOST_BUSY);
+		call_wait(&other, CTP_MSG_PING);
+		g_assert_cmpint(other.status, ==, CTP_HOST_OK);
+	}
 	/* ARRIVED was reported once only */
 	e = take_event(&T.events, CTP_HOST_DEVICE_ARRIVED, p->port);
 	g_assert_null(e);
