@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 : "${CT_CHECK_STRICT:=1}"
-: "${CT_TEST_TIMEOUT:=600}"
+: "${CT_TEST_TIMEOUT:=300}"
 export CT_SRCDIR=$SRCDIR
 
 LOGDIR=$SRCDIR/build/test-logs
