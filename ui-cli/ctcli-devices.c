@@ -133,10 +133,7 @@ ctcli_devices_fix_dbus_error(GError **error)
 	    g_error_matches(*error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
 	    g_error_matches(*error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_EXEC_FAILED) ||
 	    g_error_matches(*error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_FAILED) ||
-	    g_error_matches(*error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_EXITED) ||
-	    g_error_matches(*error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
-	    g_error_matches(*error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
-	    g_error_matches(*error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE)) {
+	    g_error_matches(*error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_EXITED)) {
 		GError *local = g_error_new(CT_ERROR, CT_ERROR_UNREACHABLE,
 		                            "certtetherd is not running on the session bus%s",
 		                            CTCLI_DBUS_NOT_THERE);
@@ -719,11 +716,11 @@ ctcli_devices_find(CtcliDevices *self, const gchar *name, GError **error)
 	}
 	id = g_hash_table_lookup(self->path_ids, path);
 	if (id == NULL) {
-		/* announced by the daemon but its InterfacesAdded not seen yet: fetch it now */
-		g_autoptr(GDBusObject) object =
-		    g_dbus_object_manager_get_object(self->object_manager, path);
-		if (object != NULL)
-			id = ctcli_devices_track_object(self, object);
+		/* a phone that just arrived: its InterfacesAdded came before this reply and
+		 * waits in the main context, as an event not handled yet */
+		while (g_main_context_pending(NULL))
+			g_main_context_iteration(NULL, FALSE);
+		id = g_hash_table_lookup(self->path_ids, path);
 	}
 	if (id == NULL) {
 		g_set_error(error, CT_ERROR, CT_ERROR_NOT_FOUND,

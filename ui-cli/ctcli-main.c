@@ -40,40 +40,52 @@ typedef struct {
 	gchar *config_file;
 } CtcliGlobals;
 
+static CtcliGlobals globals;
+
+static const GOptionEntry ctcli_global_entries[] = {
+    {"json", 0, 0, G_OPTION_ARG_NONE, &globals.json,
+     "Print machine-readable JSON on stdout (every read verb)", NULL},
+    {"direct", 0, 0, G_OPTION_ARG_NONE, &globals.direct,
+     "Run the engine in this process instead of asking certtetherd (no daemon)", NULL},
+    {"ca-file", 0, 0, G_OPTION_ARG_FILENAME, &globals.ca_file,
+     "Trust the CA certificates in this PEM file (replaces ca-file of the configuration)", "FILE"},
+    {"config", 0, 0, G_OPTION_ARG_FILENAME, &globals.config_file,
+     "Read this configuration file instead of the usual search", "FILE"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &globals.quiet,
+     "No progress, notes or warnings: only results and errors", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &globals.verbose, "Log debug messages on stderr", NULL},
+    {"color", 0, 0, G_OPTION_ARG_STRING, &globals.color,
+     "Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never", "WHEN"},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &globals.version, "Print the version and exit", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+/* what came before the verb, under what came after it (the later value wins) */
 static void
-ctcli_globals_clear(CtcliGlobals *globals)
+ctcli_globals_merge(CtcliGlobals *before)
 {
-	g_free(globals->color);
-	g_free(globals->ca_file);
-	g_free(globals->config_file);
+	gchar **strings[] = {&globals.color, &globals.ca_file, &globals.config_file};
+	gchar **earlier[] = {&before->color, &before->ca_file, &before->config_file};
+	for (guint i = 0; i < G_N_ELEMENTS(strings); i++) {
+		if (*strings[i] == NULL)
+			*strings[i] = g_steal_pointer(earlier[i]);
+		else
+			g_clear_pointer(earlier[i], g_free);
+	}
+	globals.json |= before->json;
+	globals.direct |= before->direct;
+	globals.quiet |= before->quiet;
+	globals.verbose |= before->verbose;
+	globals.version |= before->version;
 }
 
 static void
-ctcli_global_entries(CtcliGlobals *g, GOptionEntry *entries)
+ctcli_globals_clear(void)
 {
-	const GOptionEntry list[] = {
-	    {"json", 0, 0, G_OPTION_ARG_NONE, &g->json,
-	     "Print machine-readable JSON on stdout (every read verb)", NULL},
-	    {"direct", 0, 0, G_OPTION_ARG_NONE, &g->direct,
-	     "Run the engine in this process instead of asking certtetherd (no daemon)", NULL},
-	    {"ca-file", 0, 0, G_OPTION_ARG_FILENAME, &g->ca_file,
-	     "Trust the CA certificates in this PEM file (replaces ca-file of the configuration)",
-	     "FILE"},
-	    {"config", 0, 0, G_OPTION_ARG_FILENAME, &g->config_file,
-	     "Read this configuration file instead of the usual search", "FILE"},
-	    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &g->quiet,
-	     "No progress, notes or warnings: only results and errors", NULL},
-	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &g->verbose, "Log debug messages on stderr",
-	     NULL},
-	    {"color", 0, 0, G_OPTION_ARG_STRING, &g->color,
-	     "Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never",
-	     "WHEN"},
-	    {"version", 0, 0, G_OPTION_ARG_NONE, &g->version, "Print the version and exit", NULL},
-	    {NULL, 0, 0, 0, NULL, NULL, NULL},
-	};
-	memcpy(entries, list, sizeof(list));
+	g_clear_pointer(&globals.color, g_free);
+	g_clear_pointer(&globals.ca_file, g_free);
+	g_clear_pointer(&globals.config_file, g_free);
 }
-#define CTCLI_N_GLOBAL_ENTRIES 9
 
 static gchar *
 ctcli_verbs_description(void)
@@ -90,7 +102,7 @@ ctcli_verbs_description(void)
 }
 
 static GOptionContext *
-ctcli_main_context(GOptionEntry *entries)
+ctcli_main_context(void)
 {
 	GOptionContext *context = g_option_context_new("VERB [ARGS…]");
 	g_autofree gchar *description = ctcli_verbs_description();
@@ -98,7 +110,7 @@ ctcli_main_context(GOptionEntry *entries)
 	                             "Provision desk phones plugged in over USB with your "
 	                             "certificate, through certtetherd or in-process (--direct).");
 	g_option_context_set_description(context, description);
-	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, ctcli_global_entries, NULL);
 	return context;
 }
 
@@ -200,13 +212,13 @@ ctcli_lookup_verb(const gchar *name)
 int
 main(int argc, char **argv)
 {
-	CtcliGlobals globals = {0};
-	GOptionEntry entries[CTCLI_N_GLOBAL_ENTRIES];
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GOptionContext) after = NULL;
 	g_autoptr(GError) error = NULL;
 	CtcliContext ctx = {0};
 	const CtcliVerb *verb;
+	CtcliGlobals before;
+	gboolean parsed;
 	int verb_at;
 	int global_argc;
 	g_autofree gchar **global_argv = NULL;
@@ -217,7 +229,6 @@ main(int argc, char **argv)
 	setlocale(LC_ALL, "");
 	g_set_prgname("certtether");
 	(void)ct_error_quark(); /* D-Bus errors map back to CT_ERROR from here on */
-	ctcli_global_entries(&globals, entries);
 
 	/* argv[0..verb) are global options; the verb and what follows go to the verb */
 	verb_at = ctcli_find_verb(argc, argv);
@@ -225,9 +236,9 @@ main(int argc, char **argv)
 	global_argv = g_new0(gchar *, (gsize)global_argc + 1);
 	for (int i = 0; i < verb_at; i++)
 		global_argv[i] = argv[i];
-	context = ctcli_main_context(entries);
+	context = ctcli_main_context();
 	if (!g_option_context_parse(context, &global_argc, &global_argv, &error)) {
-		ctcli_globals_clear(&globals);
+		ctcli_globals_clear();
 		return ctcli_usage_error(error->message);
 	}
 	/* "--" before the verb is not an option; anything else left is */
@@ -235,23 +246,23 @@ main(int argc, char **argv)
 		if (g_strcmp0(global_argv[i], "--") != 0) {
 			g_autofree gchar *msg =
 			    g_strdup_printf("unexpected argument '%s'", global_argv[i]);
-			ctcli_globals_clear(&globals);
+			ctcli_globals_clear();
 			return ctcli_usage_error(msg);
 		}
 	}
 	if (globals.version && verb_at >= argc) {
 		g_print("certtether %s\n", CT_VERSION);
-		ctcli_globals_clear(&globals);
+		ctcli_globals_clear();
 		return CTCLI_EXIT_OK;
 	}
 	if (verb_at >= argc) {
-		ctcli_globals_clear(&globals);
+		ctcli_globals_clear();
 		return ctcli_usage_error("no verb given");
 	}
 	verb = ctcli_lookup_verb(argv[verb_at]);
 	if (verb == NULL) {
 		g_autofree gchar *msg = g_strdup_printf("unknown verb '%s'", argv[verb_at]);
-		ctcli_globals_clear(&globals);
+		ctcli_globals_clear();
 		return ctcli_usage_error(msg);
 	}
 
@@ -263,20 +274,24 @@ main(int argc, char **argv)
 	after = g_option_context_new(NULL);
 	g_option_context_set_help_enabled(after, FALSE);
 	g_option_context_set_ignore_unknown_options(after, TRUE);
-	g_option_context_add_main_entries(after, entries, NULL);
-	if (!g_option_context_parse(after, &verb_argc, &verb_argv, &error)) {
-		ctcli_globals_clear(&globals);
+	g_option_context_add_main_entries(after, ctcli_global_entries, NULL);
+	before = globals;
+	globals.color = globals.ca_file = globals.config_file = NULL;
+	parsed = g_option_context_parse(after, &verb_argc, &verb_argv, &error);
+	ctcli_globals_merge(&before);
+	if (!parsed) {
+		ctcli_globals_clear();
 		return ctcli_usage_error(error->message);
 	}
 	if (globals.version) {
 		g_print("certtether %s\n", CT_VERSION);
-		ctcli_globals_clear(&globals);
+		ctcli_globals_clear();
 		return CTCLI_EXIT_OK;
 	}
 
 	ctx.color = ctcli_want_color(globals.color, &error);
 	if (error != NULL) {
-		ctcli_globals_clear(&globals);
+		ctcli_globals_clear();
 		return ctcli_usage_error(error->message);
 	}
 	ctx.json = globals.json;
@@ -286,7 +301,7 @@ main(int argc, char **argv)
 	ctx.interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 	ctx.ca_file = g_steal_pointer(&globals.ca_file);
 	ctx.config_file = g_steal_pointer(&globals.config_file);
-	ctcli_globals_clear(&globals);
+	ctcli_globals_clear();
 	if (ctx.verbose)
 		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
 	g_log_set_writer_func(ctcli_log_writer, &ctx, NULL);
