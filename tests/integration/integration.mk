@@ -12,3 +12,5 @@ INTEGRATION_TESTS += tests/integration/activation-files.sh
 INTEGRATION_TESTS += tests/integration/udev-rules.sh
 # certtether (the CLI) through certtetherd and with --direct: every verb, --json, exit codes
 INTEGRATION_TESTS += tests/integration/cli-daemon.sh tests/integration/cli-direct.sh
+# certtether test (client-auth, bootstrap, chain) and bench: servers, phonesim, --direct
+INTEGRATION_TESTS += tests/integration/cli-test.sh tests/integration/cli-bench.sh
