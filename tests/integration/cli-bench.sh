@@ -123,6 +123,47 @@ EOF
 	check "... p1 and p2 up to date with their serials, p9 not seen" \
 		[ "$(jq -r '[.phones[] | .outcome + ":" + (.certificate_serial // "-")] | join(" ")' "$W/report.json")" = "up-to-date:$s1 up-to-date:$s2 not-seen:-" ]
 	check "p3 still has no CSR" [ "$(field p3 .counters.csrs_created)" = 0 ]
+
+	# through certtetherd (a private bus, its own ledger), alice being the desktop user:
+	# the listed phone d1 is approved over D-Bus and provisioned, d2 stays untouched
+	for p in p1 p2 p3; do "$CTL" unplug $p >/dev/null; done
+	mkfifo "$W/bus.address"
+	dbus-daemon --session --nofork --address="unix:path=$W/bus" --print-address=3 \
+		3>"$W/bus.address" >/dev/null 2>&1 &
+	bus_pid=$!
+	read -r -t 10 DBUS_SESSION_BUS_ADDRESS <"$W/bus.address" || { echo "Bail out! dbus-daemon"; exit 1; }
+	export DBUS_SESSION_BUS_ADDRESS KRB5CCNAME=FILE:$W/alice.cc
+	CERTTETHER_STATE_DIR=$W/daemon-state "$B/daemon/certtetherd" --idle-timeout 0 >"$W/daemon.log" 2>&1 &
+	ctd_pid=$!
+	if gdbus wait --session --timeout 20 org.certtether.Daemon1; then
+		"$CTL" add d1 >/dev/null && "$CTL" add d2 >/dev/null
+		"$CTL" plug d1 >/dev/null && "$CTL" plug d2 >/dev/null
+		printf 'device,user\nSIM-d1,sip:alice@test.local\n' >"$W/daemon.csv"
+		"$CLI" bench --roster "$W/daemon.csv" --report "$W/daemon.json" --timeout 40 \
+			>"$W/daemon-bench.out" 2>&1
+		rc=$?
+		check "bench through certtetherd exits 0 (got $rc)" [ $rc = 0 ]
+		[ $rc = 0 ] || { diag "$W/daemon-bench.out"; tail -n 20 "$W/daemon.log" | sed 's/^/# /'; }
+		check "... d1 holds a certificate for alice, issued through the daemon" \
+			[ "$(field d1 .certificate.subject)" = "CN=alice@test.local" ]
+		check "... d2 (unlisted) still waits for approval, no CSR made" \
+			[ "$("$CLI" --json status SIM-d2 | jq -r .State)/$(field d2 .counters.csrs_created)" = "awaiting-approval/0" ]
+		check "... the report (daemon mode) has d1 provisioned with the phone's serial" \
+			[ "$(jq -r '.mode + " " + .phones[0].outcome + " " + .phones[0].certificate_serial' "$W/daemon.json")" = "daemon provisioned $(field d1 .certificate.serial | tr a-f A-F)" ]
+		printf 'SIM-d2,sip:bob@test.local\n' >"$W/daemon-bob.csv"
+		"$CLI" bench --roster "$W/daemon-bob.csv" --timeout 5 >"$W/daemon-bob.out" 2>&1
+		rc=$?
+		check "through certtetherd, a roster for another user than the desktop's is refused (exit 2, got $rc)" \
+			bash -c "[ $rc = 2 ] && grep -q 'certtetherd provisions phones for the desktop user sip:alice@test.local only' '$W/daemon-bob.out'"
+	else
+		fail "certtetherd did not appear on the private bus"
+	fi
+	kill -TERM $ctd_pid 2>/dev/null
+	wait $ctd_pid
+	rc=$?
+	check "certtetherd stops cleanly (status $rc)" [ $rc = 0 ]
+	kill -TERM $bus_pid 2>/dev/null
+	wait $bus_pid 2>/dev/null
 	echo "1..$n"
 	exit 0
 fi
