@@ -532,8 +532,11 @@ ct_engine_phone_left(CtEngine *self, const ctp_host_device_info *info)
 		CtSession *session = g_ptr_array_index(self->sessions, i);
 		if (ct_session_get_usb_device(session) != info->usb_device)
 			continue;
+		/* out of the list before its device says "disconnected": observers of that
+		 * change (certtetherd's idle timer) must see the engine without this phone */
+		g_ptr_array_remove_index(self->sessions, i);
 		ct_session_unplugged(session);
-		ct_engine_session_closed(self, session);
+		ct_session_free(session);
 		return;
 	}
 	/* a phone that failed to open (no session) only needs its flag lowered */
