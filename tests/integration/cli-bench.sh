@@ -39,7 +39,10 @@ device,user,auth
 SIM-p1,sip:alice@test.local,negotiate:FILE:$W/alice.cc
 $port2,"bob@test.local",negotiate:FILE:$W/bob.cc
 EOF
-	# p1 is there before the bench starts, p2 and p3 come while it runs
+	# p1 is there before the bench starts, p2 and p3 come while it runs; the service
+	# answers slowly so that alice's and bob's enrollments run side by side (each in
+	# its worker thread with its own ticket cache)
+	"$SRC/tests/servers/control" "$CERTTETHER_TEST_DIR" slow 0.2
 	"$CTL" plug p1 >/dev/null
 	"$CLI" --direct bench --roster "$W/roster.csv" --report "$W/report.csv" --timeout 50 \
 		>"$W/bench.out" 2>"$W/bench.err" &
@@ -48,6 +51,7 @@ EOF
 	"$CTL" plug p3 >/dev/null
 	wait $bench_pid
 	rc=$?
+	"$SRC/tests/servers/control" "$CERTTETHER_TEST_DIR" slow
 	check "bench --direct exits 0 when both listed phones are provisioned (got $rc)" [ $rc = 0 ]
 	[ $rc = 0 ] || { diag "$W/bench.out"; diag "$W/bench.err"; }
 	check "p1 (listed by serial) holds a certificate for alice" \
