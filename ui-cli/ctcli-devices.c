@@ -110,11 +110,15 @@ ctcli_snapshot_dup_error(GVariant *snapshot)
 {
 	const gchar *name = ctcli_snapshot_get_string(snapshot, "LastError");
 	const gchar *message = ctcli_snapshot_get_string(snapshot, "LastErrorMessage");
+	GError *error;
 	if (name[0] == '\0')
 		return NULL;
 	/* our error names are registered with GDBus (ct_error_quark): back to CT_ERROR */
 	(void)ct_error_quark();
-	return g_dbus_error_new_for_dbus_error(name, message[0] != '\0' ? message : name);
+	error = g_dbus_error_new_for_dbus_error(name, message[0] != '\0' ? message : name);
+	/* the message as the engine wrote it, without "GDBus.Error:NAME: " */
+	g_dbus_error_strip_remote_error(error);
+	return error;
 }
 
 /* ---- errors -------------------------------------------------------------------------------- */

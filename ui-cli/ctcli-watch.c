@@ -18,6 +18,7 @@ typedef struct {
 	CtcliContext *ctx;
 	CtcliLive *live;     /* stdout is a terminal */
 	GHashTable *printed; /* id -> what the last line showed, to print changes only */
+	GHashTable *names;   /* id -> serial, to name a phone that went away */
 } CtcliWatch;
 
 static void
@@ -64,19 +65,26 @@ ctcli_watch_on_event(CtcliWatch *watch, const gchar *event, const gchar *id, GVa
 {
 	g_autofree gchar *key = ctcli_watch_key(watch, snap);
 	g_autofree gchar *line = NULL;
+	const gchar *name;
 
 	/* the same thing twice (e.g. a refresh after an action) is no change */
 	if (g_strcmp0(event, "changed") == 0 &&
 	    g_strcmp0(g_hash_table_lookup(watch->printed, id), key) == 0)
 		return;
 	g_hash_table_replace(watch->printed, g_strdup(id), g_steal_pointer(&key));
+	if (snap != NULL)
+		g_hash_table_replace(watch->names, g_strdup(id),
+		                     g_strdup(ctcli_snapshot_get_name(snap)));
+	name = g_hash_table_lookup(watch->names, id);
+	if (name == NULL)
+		name = id;
 	if (watch->ctx->json) {
 		ctcli_watch_json(event, id, snap);
 		return;
 	}
 	if (watch->live != NULL) {
 		if (snap == NULL)
-			line = g_strdup_printf("%s removed", id);
+			line = g_strdup_printf("%-16s removed", name);
 		else
 			line = ctcli_format_progress_line(snap, TRUE, watch->ctx->color, 16,
 			                                  ctcli_terminal_width(stdout) - 1);
@@ -85,7 +93,7 @@ ctcli_watch_on_event(CtcliWatch *watch, const gchar *event, const gchar *id, GVa
 	}
 	if (snap == NULL) {
 		g_autofree gchar *now = ctcli_format_iso8601_us(g_get_real_time());
-		g_print("%s %s removed\n", now, id);
+		g_print("%s %s removed\n", now, name);
 	} else {
 		line = ctcli_format_progress_line(snap, FALSE, watch->ctx->color, 0, 0);
 		g_print("%s\n", line);
@@ -136,6 +144,7 @@ ctcli_cmd_watch(CtcliContext *ctx, int argc, char **argv)
 	if (devices == NULL)
 		return exit_code;
 	watch.printed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	watch.names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (!ctx->json && isatty(STDOUT_FILENO))
 		watch.live = ctcli_live_new(stdout);
 
@@ -156,6 +165,7 @@ ctcli_cmd_watch(CtcliContext *ctx, int argc, char **argv)
 	g_signal_handlers_disconnect_by_data(devices, &watch);
 	g_clear_pointer(&watch.live, ctcli_live_free);
 	g_hash_table_unref(watch.printed);
+	g_hash_table_unref(watch.names);
 	if (g_error_matches(error, CT_ERROR, CT_ERROR_CANCELLED))
 		return CTCLI_EXIT_OK;
 	return ctcli_print_error(ctx, error);

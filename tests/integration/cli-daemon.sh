@@ -243,6 +243,12 @@ timeout 10 tail --pid="$WATCH" -f /dev/null
 wait "$WATCH"
 wrc=$?
 if [ "$wrc" = 4 ] && grep -q "certtetherd" "$W/watch2.err"; then ok "watch: certtetherd stopping ends it with exit 4"; else not_ok "watch: certtetherd stopping ends it with exit 4 (exit $wrc: $(head -c 300 "$W/watch2.err"))"; fi
+if grep -qE '^[0-9T:.-]+Z SIM-p1 provisioned 100% ' "$W/watch2.out" && grep -qE 'Z SIM-p1 removed$' "$W/watch2.out"; then
+	ok "watch (not a terminal): one plain line per change"
+else
+	not_ok "watch (not a terminal): one plain line per change"
+	sed 's/^/#   /' "$W/watch2.out" | head -n 10
+fi
 run status
 expect "daemon stopped: exit 4" 4
 expect_err "daemon stopped: the message says to start certtetherd" "start certtetherd"

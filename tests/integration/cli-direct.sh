@@ -129,6 +129,13 @@ expect "approve of a phone asking for another subject: exit 5" 5
 expect_json "approve --json: failed with CsrInvalid" '.exit_code == 5 and .devices[0].outcome == "failed" and .devices[0].error.name == "CsrInvalid"'
 "$CTL" unplug p3 >/dev/null
 
+# a phone unplugged in the middle (DeviceGone) -> 7
+plug p5 --misbehave unplug-at=create-csr
+run --direct provision SIM-p5
+expect "a phone unplugged while provisioning: exit 7" 7
+expect_err "... saying to plug it in again" "plug (it|the phone) in again"
+if printf '%s' "$ERR" | grep -q "GDBus.Error"; then not_ok "... without D-Bus decorations in the message"; diag; else ok "... without D-Bus decorations in the message"; fi
+
 # credentials and the service
 kdestroy >/dev/null 2>&1
 run --direct provision --force SIM-p1
