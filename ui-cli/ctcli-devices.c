@@ -637,6 +637,13 @@ ctcli_devices_settle(CtcliDevices *self, guint timeout_ms)
 	return ctcli_devices_wait(self, ctcli_devices_is_settled, NULL, timeout_ms, &error);
 }
 
+gboolean
+ctcli_devices_was_interrupted(CtcliDevices *self)
+{
+	g_return_val_if_fail(CTCLI_IS_DEVICES(self), FALSE);
+	return self->interrupted;
+}
+
 GVariant *
 ctcli_devices_get_service(CtcliDevices *self)
 {

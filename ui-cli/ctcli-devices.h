@@ -43,6 +43,8 @@ gboolean ctcli_devices_start(CtcliDevices *self, GError **error);
  * most @timeout_ms; FALSE if the time ran out. With the daemon: TRUE at once.
  */
 gboolean ctcli_devices_settle(CtcliDevices *self, guint timeout_ms);
+/* TRUE once Ctrl-C or SIGTERM arrived (a wait then ends with CT_ERROR_CANCELLED) */
+gboolean ctcli_devices_was_interrupted(CtcliDevices *self);
 
 /* the service: a{sv} with "mode" ("daemon" or "direct"), "version", "policy", "user" */
 GVariant *ctcli_devices_get_service(CtcliDevices *self);

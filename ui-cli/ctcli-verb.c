@@ -50,11 +50,17 @@ ctcli_verb_open_devices(CtcliContext *ctx, gboolean settle, int *exit_code)
 		*exit_code = ctcli_print_error(ctx, error);
 		return NULL;
 	}
-	if (settle && !ctcli_devices_settle(devices, CTCLI_DEVICES_SETTLE_TIMEOUT_MS) &&
-	    !ctx->quiet)
-		g_printerr("certtether: warning: not every phone identified itself within %u s; "
-		           "showing what is known\n",
-		           CTCLI_DEVICES_SETTLE_TIMEOUT_MS / 1000);
+	if (settle && !ctcli_devices_settle(devices, CTCLI_DEVICES_SETTLE_TIMEOUT_MS)) {
+		if (ctcli_devices_was_interrupted(devices)) {
+			g_set_error_literal(&error, CT_ERROR, CT_ERROR_CANCELLED, "interrupted");
+			*exit_code = ctcli_print_error(ctx, error);
+			return NULL;
+		}
+		if (!ctx->quiet)
+			g_printerr("certtether: warning: not every phone identified itself within "
+			           "%u s; showing what is known\n",
+			           CTCLI_DEVICES_SETTLE_TIMEOUT_MS / 1000);
+	}
 	*exit_code = CTCLI_EXIT_OK;
 	return g_steal_pointer(&devices);
 }
