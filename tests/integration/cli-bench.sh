@@ -91,6 +91,16 @@ EOF
 	check "line 4 is named: an unknown auth method" grep -q "bad.csv:4: the auth method 'kerberos'" "$W/bad.out"
 	check "the good line 1 is not reported" bash -c "! grep -q 'bad.csv:1:' '$W/bad.out'"
 
+	# what spreadsheets write: a byte order mark, CRLF, a quoted header, quoted fields
+	# with "" inside, blanks around fields; "port:" / "serial:" say which one is meant
+	printf '\xef\xbb\xbf"Device","User","Auth"\r\n# a comment\r\n\r\n "serial:1-9" , "sip:Carol@Test.Local" ,negotiate:FILE:%s/alice.cc\r\n"SIM""Q",dave@test.local,"negotiate:FILE:%s/alice.cc"\r\nport:1-7,sip:erin@test.local,negotiate:FILE:%s/bob.cc\r\n' \
+		"$W" "$W" "$W" >"$W/sheet.csv"
+	"$CLI" --direct bench --roster "$W/sheet.csv" --report "$W/sheet.json" --timeout 1 >"$W/sheet.out" 2>&1
+	rc=$?
+	check "a spreadsheet-style roster is read (its absent phones end the run at --timeout: exit 7, got $rc)" [ $rc = 7 ]
+	check "... three lines: serial 1-9 (line 4), serial SIM\"Q (line 5), port 1-7 (line 6), users normalised" \
+		[ "$(jq -r '[.phones[] | "\(.line):\(.device):\(.user)"] | join(" ")' "$W/sheet.json")" = '4:1-9:sip:Carol@test.local 5:SIM"Q:sip:dave@test.local 6:1-7:sip:erin@test.local' ]
+
 	# an empty ticket cache: said per line before anything is sent
 	before=$(wc -l <"$CERTTETHER_TEST_LOG")
 	printf 'SIM-p1,sip:alice@test.local,negotiate:FILE:%s/none.cc\n' "$W" >"$W/noticket.csv"
