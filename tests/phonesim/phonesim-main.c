@@ -13,7 +13,9 @@
 #include <glib/gstdio.h>
 #include <locale.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/phonesim/phonesim-control.h"
 #include "tests/phonesim/phonesim-sim.h"
@@ -22,6 +24,29 @@
 
 #define EXIT_NOT_UNDER_WRAPPER 77
 #define EXIT_SETUP_FAILED      70
+
+#define SHUTDOWN_WATCHDOG_S 60
+
+/* what shutdown is doing, for the watchdog's message */
+static const gchar *volatile shutdown_stage = "starting";
+static gint shutdown_status;
+
+/*
+ * Shutdown must end: a test harness waits for phonesim. If unplugging or freeing the
+ * testbed ever blocks, say where and exit with the child's status anyway (SIGALRM;
+ * only async-signal-safe calls here).
+ */
+static void
+on_shutdown_alarm(int sig)
+{
+	static const char msg[] = "phonesim: shutdown stuck, exiting anyway while ";
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0 ||
+	    write(STDERR_FILENO, shutdown_stage, strlen(shutdown_stage)) < 0 ||
+	    write(STDERR_FILENO, "\n", 1) < 0)
+		_exit(EXIT_SETUP_FAILED);
+	_exit(shutdown_status != 0 ? shutdown_status : EXIT_SETUP_FAILED);
+}
 
 typedef struct {
 	GMainLoop *loop;
@@ -143,7 +168,12 @@ main(int argc, char **argv)
 	g_source_remove(sig_int);
 	g_source_remove(sig_hup);
 	/* unplug everything (uevents included), then stop serving and drop the testbed */
+	shutdown_status = run.child_status;
+	signal(SIGALRM, on_shutdown_alarm);
+	alarm(SHUTDOWN_WATCHDOG_S);
+	shutdown_stage = "unplugging the phones and removing the testbed";
 	g_clear_pointer(&sim, phonesim_sim_free);
+	shutdown_stage = "closing the control socket";
 	g_clear_pointer(&control, phonesim_control_free);
 	g_main_loop_unref(run.loop);
 	return run.child_status;

@@ -538,8 +538,9 @@ phonesim_sim_free(PhonesimSim *sim)
 	}
 	/* phones first: their unplug sends uevents through the testbed */
 	g_clear_pointer(&sim->phones, g_hash_table_unref);
-	/* reports still queued find no phone and only free themselves */
-	while (g_main_context_iteration(NULL, FALSE))
+	/* reports still queued find no phone and only free themselves (bounded: a source
+	 * that stays ready must not keep shutdown from finishing) */
+	for (guint i = 0; i < 1000 && g_main_context_iteration(NULL, FALSE); i++)
 		;
 	phonesim_usb_free(sim->usb);
 	g_free(sim->state_dir);
