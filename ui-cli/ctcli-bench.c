@@ -22,6 +22,7 @@
 #include "ui-cli/ctcli-bench.h"
 #include "ui-cli/ctcli-devices.h"
 #include "ui-cli/ctcli-output.h"
+#include "ui-cli/ctcli-secret-file.h"
 #include "ui-cli/ctcli-verb.h"
 
 #define CTCLI_BENCH_MAX_TIMEOUT_S 86400
@@ -36,15 +37,6 @@ typedef struct {
 	gboolean direct;
 	GHashTable *printed; /* id -> last printed state */
 } CtcliBench;
-
-static void
-ctcli_bench_password_free(gchar *password)
-{
-	if (password == NULL)
-		return;
-	explicit_bzero(password, strlen(password));
-	g_free(password);
-}
 
 static void
 ctcli_bench_clear(CtcliBench *bench)
@@ -80,37 +72,6 @@ ctcli_bench_stored_password(const gchar *prompt, gpointer user_data)
 	return g_strdup(user_data);
 }
 
-static gchar *
-ctcli_bench_read_password_file(const gchar *path, GError **error)
-{
-	g_autoptr(GError) error_local = NULL;
-	gchar *contents = NULL;
-	gsize len = 0;
-	gchar *end;
-	gchar *password;
-
-	if (!g_file_get_contents(path, &contents, &len, &error_local)) {
-		g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
-		            "cannot read the password: %s", error_local->message);
-		return NULL;
-	}
-	end = memchr(contents, '\n', len);
-	if (end == NULL)
-		end = contents + len;
-	if (end > contents && end[-1] == '\r')
-		end--;
-	password = g_strndup(contents, (gsize)(end - contents));
-	explicit_bzero(contents, len);
-	g_free(contents);
-	if (password[0] == '\0') {
-		ctcli_bench_password_free(password);
-		g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
-		            "the first line of %s is empty: it must be the password", path);
-		return NULL;
-	}
-	return password;
-}
-
 /* the credentials for one roster line, made once per distinct user + method */
 static CtCredentials *
 ctcli_bench_credentials_for(CtcliBench *bench, CtcliRosterEntry *entry, GError **error)
@@ -132,7 +93,8 @@ ctcli_bench_credentials_for(CtcliBench *bench, CtcliRosterEntry *entry, GError *
 		ct_credentials_set_ccache(credentials, entry->ccache);
 	} else {
 		if (entry->auth == CTCLI_ROSTER_AUTH_PASSWORD_FILE) {
-			password = ctcli_bench_read_password_file(entry->password_file, error);
+			password =
+			    ctcli_secret_file_read(entry->password_file, "the password", error);
 		} else if (bench->ctx->interactive) {
 			g_autofree gchar *prompt =
 			    g_strdup_printf("Password for %s (%s):", entry->login, entry->sip_uri);
@@ -518,7 +480,7 @@ ctcli_cmd_bench(CtcliContext *ctx, int argc, char **argv)
 		g_ptr_array_add(bench.phones, phone);
 	}
 	bench.credentials = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
-	bench.passwords = g_ptr_array_new_with_free_func((GDestroyNotify)ctcli_bench_password_free);
+	bench.passwords = g_ptr_array_new_with_free_func((GDestroyNotify)ctcli_secret_free);
 	bench.printed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	config = ctcli_context_get_config(ctx, &error);
 	if (config == NULL)

@@ -14,6 +14,7 @@
 #include "daemon/engine/ct-x509.h"
 #include "daemon/enroll/ct-http.h"
 #include "daemon/enroll/ct-soap.h"
+#include "ui-cli/ctcli-secret-file.h"
 #include "ui-cli/ctcli-test.h"
 #include "ui-cli/ctcli-verb.h"
 
@@ -26,42 +27,6 @@
 	"--ca-file to check the rest."
 /* longer than any PIN policy allows (Lync: at most 24 digits) */
 #define CTCLI_PIN_MAX 32
-
-/* the PIN, wiped when freed */
-static void
-ctcli_bootstrap_pin_free(gchar *pin)
-{
-	if (pin == NULL)
-		return;
-	explicit_bzero(pin, strlen(pin));
-	g_free(pin);
-}
-
-/* the first line of @path; nothing of it appears in any message */
-static gchar *
-ctcli_bootstrap_read_pin_file(const gchar *path, GError **error)
-{
-	g_autoptr(GError) error_local = NULL;
-	gchar *contents = NULL;
-	gsize len = 0;
-	gchar *end;
-	gchar *pin;
-
-	if (!g_file_get_contents(path, &contents, &len, &error_local)) {
-		g_set_error(error, CT_ERROR, CT_ERROR_INVALID_ARGS, "cannot read --pin-file: %s",
-		            error_local->message);
-		return NULL;
-	}
-	end = memchr(contents, '\n', len);
-	if (end == NULL)
-		end = contents + len;
-	if (end > contents && end[-1] == '\r')
-		end--;
-	pin = g_strndup(contents, (gsize)(end - contents));
-	explicit_bzero(contents, len);
-	g_free(contents);
-	return pin;
-}
 
 /* digits only, as PIN policies require; the error never quotes the PIN */
 static gboolean
@@ -350,7 +315,7 @@ ctcli_test_bootstrap(CtcliContext *ctx, int argc, char **argv)
 	{
 		gint64 t0 = g_get_monotonic_time();
 		if (pin_file != NULL)
-			pin = ctcli_bootstrap_read_pin_file(pin_file, &error);
+			pin = ctcli_secret_file_read(pin_file, "the PIN", &error);
 		else if (ctx->interactive)
 			pin = ctcli_prompt_secret("PIN:");
 		else
@@ -363,7 +328,7 @@ ctcli_test_bootstrap(CtcliContext *ctx, int argc, char **argv)
 			    g_error_new_literal(CT_ERROR, CT_ERROR_INVALID_ARGS, "no PIN given");
 		if (pin != NULL)
 			ctcli_bootstrap_check_pin(pin, &error);
-		ctcli_bootstrap_pin_free(pin);
+		ctcli_secret_free(pin);
 		ctcli_test_report_step(report, "pin",
 		                       pin_file != NULL ? "--pin-file (first line)" : "terminal",
 		                       error == NULL, ctcli_test_seconds_since(t0), error);
