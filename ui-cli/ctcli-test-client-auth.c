@@ -295,6 +295,9 @@ ctcli_client_auth_run(CtcliContext *ctx,
 	own_sip =
 	    ct_identity_resolve_sip_uri(config, ct_credentials_get_principal(credentials), &error);
 	sip_uri = user != NULL ? g_strdup(user) : g_strdup(own_sip);
+	/* with --user-sip-address, a principal of no SIP form is only not compared */
+	if (sip_uri != NULL)
+		g_clear_error(&error);
 	g_free(target);
 	target = g_strdup_printf(
 	    "%s (%s) for %s", ct_credentials_get_principal(credentials),
