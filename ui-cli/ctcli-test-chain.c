@@ -267,6 +267,21 @@ ctcli_chain_device_anchors(
 	return result;
 }
 
+/* what to do when the phone's trust store could not be read */
+static const gchar *
+ctcli_chain_device_diagnosis(const GError *error)
+{
+	if (g_error_matches(error, CT_ERROR, CT_ERROR_NOT_FOUND))
+		return "'certtether list' shows the phones and their names.";
+	if (g_error_matches(error, CT_ERROR, CT_ERROR_NOT_APPROVED))
+		return "Approve the phone and keep it connected, then run the test again.";
+	if (ctcli_exit_for_error(error) == CTCLI_EXIT_UNREACHABLE)
+		return "certtetherd could not be reached: start it (or plug a phone in), or run "
+		       "the "
+		       "test with --direct and certtetherd stopped.";
+	return "See Error; 'certtether status DEVICE' shows the phone.";
+}
+
 /* the phone: is one of its anchors in the chain? */
 static void
 ctcli_chain_judge_device(CtcliTestReport *report,
@@ -402,12 +417,7 @@ ctcli_test_chain(CtcliContext *ctx, int argc, char **argv)
 		phone_anchors = ctcli_chain_device_anchors(ctx, report, device, &label, &error);
 		if (phone_anchors == NULL) {
 			ctcli_test_report_step(report, "device", device, FALSE, 0, error);
-			ctcli_test_report_fail(
-			    report, error,
-			    error->code == CT_ERROR_NOT_FOUND
-			        ? "'certtether list' shows the phones and their names."
-			        : "Approve the phone and keep it connected, then run "
-			          "the test again.");
+			ctcli_test_report_fail(report, error, ctcli_chain_device_diagnosis(error));
 			return ctcli_test_report_finish(report);
 		}
 	}

@@ -127,8 +127,11 @@ ctcli_test_report_step(CtcliTestReport *report,
 		}
 		g_print("%-*s %-6s %7.3f s  %s\n", CTCLI_TEST_NAME_WIDTH, name,
 		        ok ? "ok" : "FAILED", seconds, target != NULL ? target : "");
-		if (!ok)
-			g_print("%*s %s\n", CTCLI_TEST_NAME_WIDTH, "", step->error);
+		if (!ok) {
+			g_auto(GStrv) lines = g_strsplit(step->error, "\n", -1);
+			for (guint i = 0; lines[i] != NULL; i++)
+				g_print("%*s %s\n", CTCLI_TEST_NAME_WIDTH, "", lines[i]);
+		}
 	}
 	g_mutex_unlock(&report->mutex);
 }
