@@ -28,6 +28,8 @@ struct _CtEngine {
 	GDestroyNotify assign_destroy;
 	gboolean auto_approve;
 	guint anonymous_count;
+	guint max_enrollments; /* 0: no bound */
+	GQueue queued;         /* CtEngineQueuedJob, waiting for a free slot */
 };
 
 G_DEFINE_TYPE(CtEngine, ct_engine, G_TYPE_OBJECT)
@@ -40,6 +42,12 @@ typedef struct {
 	CtEngine *engine;
 	CtDevice *device;
 } CtEngineJobData;
+
+/* a job waiting for a free enrollment slot (the jobs table owns the job) */
+typedef struct {
+	CtEnrollJob *job;
+	CtEngineJobData *data;
+} CtEngineQueuedJob;
 
 void
 ct_assignment_free(CtAssignment *assignment)
@@ -153,6 +161,13 @@ ct_engine_set_auto_approve(CtEngine *self, gboolean auto_approve)
 {
 	g_return_if_fail(CT_IS_ENGINE(self));
 	self->auto_approve = auto_approve;
+}
+
+void
+ct_engine_set_max_enrollments(CtEngine *self, guint max)
+{
+	g_return_if_fail(CT_IS_ENGINE(self));
+	self->max_enrollments = max;
 }
 
 CtConfig *
@@ -393,6 +408,34 @@ ct_engine_job_progress(CtEnrollJob *job,
 		ct_session_enrollment_progress(session, state, detail);
 }
 
+static void ct_engine_job_done(CtEnrollJob *job,
+                               CtEnrollResult *result,
+                               const GError *error,
+                               gpointer user_data);
+
+/* enrollments talking to the service now (the table also holds the waiting ones) */
+static guint
+ct_engine_running_jobs(CtEngine *self)
+{
+	return g_hash_table_size(self->jobs) - self->queued.length;
+}
+
+static void
+ct_engine_start_queued(CtEngine *self)
+{
+	while (self->queued.length > 0 && (self->max_enrollments == 0 ||
+	                                   ct_engine_running_jobs(self) < self->max_enrollments)) {
+		CtEngineQueuedJob *queued = g_queue_pop_head(&self->queued);
+		CtSession *session = ct_engine_session_for_device(self, queued->data->device);
+		if (session != NULL)
+			ct_session_enrollment_progress(session, CT_DEVICE_STATE_ENROLLING,
+			                               "requesting the certificate");
+		ct_enroll_job_start(queued->job, ct_engine_job_progress, ct_engine_job_done,
+		                    queued->data);
+		g_free(queued);
+	}
+}
+
 static void
 ct_engine_job_done(CtEnrollJob *job,
                    CtEnrollResult *result,
@@ -446,6 +489,8 @@ ct_engine_job_done(CtEnrollJob *job,
 		                    ct_device_get_progress(data->device),
 		                    "certificate issued: plug the phone in again to install it");
 	}
+	/* a slot is free: the next waiting enrollment goes */
+	ct_engine_start_queued(self);
 	g_object_unref(data->device);
 	g_object_unref(data->engine);
 	g_free(data);
@@ -476,10 +521,22 @@ ct_engine_enroll(CtEngine *self,
 	device_id = ct_identity_device_id(ct_device_get_serial(device));
 	job = ct_enroll_job_new(self->config, credentials != NULL ? credentials : self->credentials,
 	                        csr_der, csr_sha256, sip_uri, device_id, renewal);
-	g_hash_table_insert(self->jobs, g_strdup(csr_sha256), job);
 	data = g_new0(CtEngineJobData, 1);
 	data->engine = g_object_ref(self);
 	data->device = g_object_ref(device);
+	if (self->max_enrollments > 0 && ct_engine_running_jobs(self) >= self->max_enrollments) {
+		CtEngineQueuedJob *queued = g_new0(CtEngineQueuedJob, 1);
+		CtSession *session = ct_engine_session_for_device(self, device);
+		g_hash_table_insert(self->jobs, g_strdup(csr_sha256), job);
+		queued->job = job;
+		queued->data = data;
+		g_queue_push_tail(&self->queued, queued);
+		if (session != NULL)
+			ct_session_enrollment_progress(session, CT_DEVICE_STATE_ENROLLING,
+			                               "waiting for a free enrollment slot");
+		return;
+	}
+	g_hash_table_insert(self->jobs, g_strdup(csr_sha256), job);
 	ct_enroll_job_start(job, ct_engine_job_progress, ct_engine_job_done, data);
 }
 
@@ -642,6 +699,16 @@ ct_engine_stop(CtEngine *self)
 	gpointer job;
 	g_return_if_fail(CT_IS_ENGINE(self));
 
+	/* waiting enrollments never started: nothing was sent, the ledger resumes them */
+	while (self->queued.length > 0) {
+		CtEngineQueuedJob *queued = g_queue_pop_head(&self->queued);
+		g_autofree gchar *csr = g_strdup(ct_enroll_job_get_csr_sha256(queued->job));
+		g_hash_table_remove(self->jobs, csr);
+		g_object_unref(queued->data->device);
+		g_object_unref(queued->data->engine);
+		g_free(queued->data);
+		g_free(queued);
+	}
 	g_hash_table_iter_init(&iter, self->jobs);
 	while (g_hash_table_iter_next(&iter, NULL, &job))
 		ct_enroll_job_cancel(job);

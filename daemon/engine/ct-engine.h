@@ -59,6 +59,13 @@ void ct_engine_set_assign_func(CtEngine *self,
                                GDestroyNotify destroy);
 /* approve every phone the assign func accepted, without asking (bench rosters) */
 void ct_engine_set_auto_approve(CtEngine *self, gboolean auto_approve);
+/*
+ * At most @max enrollments talk to the certificate service at once (0, the
+ * default: no bound); the others wait in arrival order, their phones showing
+ * "enrolling: waiting for a free enrollment slot". For benches that must not
+ * flood a CA.
+ */
+void ct_engine_set_max_enrollments(CtEngine *self, guint max);
 
 /* open the ledger, start USB monitoring (reports phones already plugged in too) */
 gboolean ct_engine_start(CtEngine *self, GError **error);
