@@ -26,6 +26,7 @@
 #include "ui-cli/ctcli-verb.h"
 
 #define CTCLI_BENCH_MAX_TIMEOUT_S 86400
+#define CTCLI_BENCH_MAX_PARALLEL  1000
 
 typedef struct {
 	CtcliContext *ctx;
@@ -419,6 +420,7 @@ ctcli_cmd_bench(CtcliContext *ctx, int argc, char **argv)
 	g_autoptr(GPtrArray) existing = NULL;
 	g_auto(CtcliBench) bench = {0};
 	gint timeout_s = 0;
+	gint parallel = 0;
 	gint64 started_real;
 	CtConfig *config;
 	const GOptionEntry entries[] = {
@@ -428,11 +430,15 @@ ctcli_cmd_bench(CtcliContext *ctx, int argc, char **argv)
 	     "Write the report here; .csv or .json says the format", "FILE"},
 	    {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s,
 	     "Stop after S seconds even if listed phones are missing (0: wait for all)", "S"},
+	    {"parallel", 0, 0, G_OPTION_ARG_INT, &parallel,
+	     "--direct: at most N phones talk to the certificate service at once (0: no bound)",
+	     "N"},
 	    {NULL, 0, 0, 0, NULL, NULL, NULL},
 	};
 
 	if (!ctcli_verb_parse(
-	        &argc, &argv, "--roster FILE [--report FILE.csv|FILE.json] [--timeout S]",
+	        &argc, &argv,
+	        "--roster FILE [--report FILE.csv|FILE.json] [--timeout S] [--parallel N]",
 	        "Provision the phones a roster lists, each for its user, as they are plugged in; "
 	        "leave unlisted phones alone; write a report.",
 	        "Roster lines: DEVICE,USER[,AUTH[,LOGIN]] — DEVICE a serial or a USB port (1-3), "
@@ -442,7 +448,9 @@ ctcli_cmd_bench(CtcliContext *ctx, int argc, char **argv)
 	        "name for a password (default: the SIP address's user part). A header line, "
 	        "blank lines and # comments are allowed; every bad line is reported.\n"
 	        "With --direct the engine runs here: listed phones are approved without asking "
-	        "and get their own user's certificate. Through certtetherd, phones are "
+	        "and get their own user's certificate; --parallel N lets at most N of them "
+	        "talk to the certificate service at once (the others wait their turn, in the "
+	        "order their keys were made). Through certtetherd, phones are "
 	        "provisioned with the desktop user's credentials only: a roster naming other "
 	        "users (or other credentials) is refused — use --direct for those.\n"
 	        "The run ends when every listed phone is provisioned, up to date, failed or "
@@ -465,6 +473,12 @@ ctcli_cmd_bench(CtcliContext *ctx, int argc, char **argv)
 		    g_strdup_printf("--timeout must be 0 to %d seconds", CTCLI_BENCH_MAX_TIMEOUT_S);
 		return ctcli_verb_usage_error("bench", msg);
 	}
+	if (parallel < 0 || parallel > CTCLI_BENCH_MAX_PARALLEL)
+		return ctcli_verb_usage_error(
+		    "bench", "--parallel must be 0 to " G_STRINGIFY(CTCLI_BENCH_MAX_PARALLEL));
+	if (parallel > 0 && !ctx->direct)
+		return ctcli_verb_usage_error("bench", "--parallel needs --direct: certtetherd "
+		                                       "runs its enrollments itself");
 	if (report_path != NULL && !ctcli_bench_report_check_path(report_path, &error))
 		return ctcli_verb_usage_error("bench", error->message);
 
@@ -497,6 +511,7 @@ ctcli_cmd_bench(CtcliContext *ctx, int argc, char **argv)
 		CtEngine *engine = ctcli_devices_get_engine(bench.devices);
 		ct_engine_set_assign_func(engine, ctcli_bench_assign, &bench, NULL);
 		ct_engine_set_auto_approve(engine, TRUE);
+		ct_engine_set_max_enrollments(engine, (guint)parallel);
 	} else if (!ctcli_bench_check_daemon_user(&bench, config, &error)) {
 		return ctcli_print_error(ctx, error);
 	}

@@ -76,6 +76,24 @@ EOF
 	check "the published store has one certificate each for alice and bob" \
 		[ "$(grep -c 'BEGIN CERTIFICATE' "$CERTTETHER_TEST_STORE/alice@test.local/published.pem")/$(grep -c 'BEGIN CERTIFICATE' "$CERTTETHER_TEST_STORE/bob@test.local/published.pem")" = "1/1" ]
 
+	# --parallel 1: two phones plugged together, enrolled one after the other (the
+	# service is slow, so without the bound their requests would interleave)
+	for p in p4 p5; do "$CTL" add $p >/dev/null && "$CTL" plug $p >/dev/null; done
+	printf 'SIM-p4,sip:alice@test.local,negotiate:FILE:%s/alice.cc\nSIM-p5,sip:bob@test.local,negotiate:FILE:%s/bob.cc\n' \
+		"$W" "$W" >"$W/serial.csv"
+	before=$(wc -l <"$CERTTETHER_TEST_LOG")
+	"$SRC/tests/servers/control" "$CERTTETHER_TEST_DIR" slow 0.2
+	"$CLI" --direct bench --roster "$W/serial.csv" --parallel 1 --timeout 50 >"$W/serial.out" 2>&1
+	rc=$?
+	"$SRC/tests/servers/control" "$CERTTETHER_TEST_DIR" slow
+	check "bench --parallel 1 exits 0 (got $rc)" [ $rc = 0 ]
+	check "... both phones provisioned for their users" \
+		[ "$(field p4 .certificate.subject) $(field p5 .certificate.subject)" = "CN=alice@test.local CN=bob@test.local" ]
+	order=$(tail -n +$((before + 1)) "$CERTTETHER_TEST_LOG" |
+		sed -nE 's/.* (webticket Issue|certprov GetAndPublishCert) user=([a-z]+)@.*/\2/p' | tr '\n' ' ')
+	check "... one enrollment after the other, never interleaved ($order)" \
+		bash -c "[ '$order' = 'alice alice bob bob ' ] || [ '$order' = 'bob bob alice alice ' ]"
+
 	# a roster with bad lines: nothing is done, each line is named
 	cat >"$W/bad.csv" <<EOF
 SIM-p1,sip:alice@test.local
