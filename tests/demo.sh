@@ -93,7 +93,7 @@ printf '%scerttether demo%s: a desk phone on USB gets the user'"'"'s certificate
 	"$BOLD" "$OFF"
 
 # ---- 1. servers -------------------------------------------------------------------------------
-section "Test servers: Kerberos KDC + Apache (CertProv and EST) on loopback"
+section "Test servers: Kerberos KDC, CertProv and EST web services on loopback"
 "$SRC/tests/servers/start" "$T/srv" >"$T/servers.log" 2>&1 || {
 	cat "$T/servers.log" >&2
 	die "the test servers did not start"
@@ -111,7 +111,7 @@ echo "$CERTTETHER_TEST_PASSWORD" | kinit "$CERTTETHER_TEST_USER" >/dev/null ||
 say "$(klist 2>/dev/null | grep -m1 -i 'principal')"
 
 # ---- 3. daemon --------------------------------------------------------------------------------
-section "certtetherd on a private session bus, with an emulated USB bus"
+section "certtetherd on a private session bus"
 cat >"$T/certtether.conf" <<EOF
 [service]
 protocol=certprov
@@ -164,7 +164,7 @@ printf '%s$ phonesim-ctl plug demo%s\n' "$DIM" "$OFF"
 say "phone $SERIAL on USB port $("$CTL" status demo --json | jq -r .port)"
 
 # ---- 5. approval ------------------------------------------------------------------------------
-section "It waits for the user's approval (a USB device could be anything)"
+section "It waits for approval (a USB device could be anything)"
 state=""
 while [ "$state" != awaiting-approval ]; do
 	IFS= read -r -t 30 line <&3 || die "the phone never reached awaiting-approval (last: ${state:-nothing})"
@@ -179,15 +179,16 @@ show certtether list || die "certtether list failed"
 show certtether approve "$SERIAL" || die "certtether approve failed"
 
 # ---- 6. provisioning --------------------------------------------------------------------------
-section "certtetherd provisions it: key on the phone, certificate with the desktop's ticket, install over USB"
+section "Provisioning: key made on the phone, certificate with the user's ticket"
 show certtether provision "$SERIAL" || die "certtether provision did not end with a provisioned phone"
 "$CTL" wait demo committed --timeout 30 >/dev/null || die "the phone never committed a certificate"
 
 # ---- 7. what happened -------------------------------------------------------------------------
-section "The states it went through (certtether history, newest first)"
+section "The states it went through (newest first)"
 show certtether history "$SERIAL" --limit 30 || die "certtether history failed"
 
-section "The certificate as the phone holds it (phonesim-ctl status --json)"
+section "The certificate as the phone holds it"
+printf '%s$ phonesim-ctl status demo --json%s\n' "$DIM" "$OFF"
 "$CTL" status demo --json >"$T/phone.json" || die "phonesim-ctl status failed"
 jq -r '"   state:      \(.state)",
        "   subject:    \(.certificate.subject)",
@@ -201,7 +202,7 @@ jq -r '"   state:      \(.state)",
        "   settings:   web service \(.settings.web_service_url), registrar \(.settings.registrar)"' \
 	"$T/phone.json"
 
-section "Does the phone trust the web service's TLS chain? (certtether test chain)"
+section "Does the phone trust the web service's TLS chain?"
 show certtether test chain "$SERIAL" || die "certtether test chain: the phone does not trust the service"
 
 # ---- verdict ----------------------------------------------------------------------------------
