@@ -71,6 +71,18 @@ run_one() {
 		fail=1
 		why="printed no test result"
 	fi
+	# the TAP plan must match what ran: a check whose "ok" line went astray, or a
+	# program that stopped early, is a failure even if nothing said "not ok"
+	local plan results
+	plan=$(grep -m1 -oE '^1\.\.[0-9]+' "$log" | cut -d. -f3)
+	results=$(grep -cE '^(not )?ok [0-9]+' "$log")
+	if [ -z "$plan" ]; then
+		fail=$((fail + 1))
+		why="printed no TAP plan (1..N)"
+	elif [ "$plan" != "$results" ]; then
+		fail=$((fail + 1))
+		why="TAP plan says $plan tests, $results reported"
+	fi
 	if [ "$noreason" != 0 ]; then
 		fail=$((fail + noreason))
 		why="skipped without a reason"
