@@ -16,6 +16,54 @@
 #include "ui-cli/ctcli-output.h"
 #include "ui-cli/ctcli-verb.h"
 
+/*
+ * What approve and reject share: parse the verb's options (@entries), find
+ * DEVICE and @record the decision. The device's id (the device-access layer in
+ * @devices), or NULL after printing the error, with the exit code in @exit_code.
+ */
+static gchar *
+ctcli_decide(CtcliContext *ctx,
+             int argc,
+             char **argv,
+             const gchar *summary,
+             const GOptionEntry *entries,
+             gboolean (*record)(CtcliDevices *devices, const gchar *id, GError **error),
+             CtcliDevices **devices,
+             int *exit_code)
+{
+	g_autoptr(CtcliDevices) opened = NULL;
+	g_autoptr(GVariant) snap = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *id = NULL;
+
+	*exit_code = CTCLI_EXIT_USAGE;
+	if (!ctcli_verb_parse(&argc, &argv, "DEVICE", summary,
+	                      "DEVICE is a phone's id, serial, USB port or identity fingerprint "
+	                      "prefix (certtether list).",
+	                      entries))
+		return NULL;
+	if (argc != 2) {
+		g_autofree gchar *message = g_strdup_printf("name one DEVICE to %s", argv[0]);
+		*exit_code = ctcli_verb_usage_error(argv[0], message);
+		return NULL;
+	}
+	opened = ctcli_verb_open_devices(ctx, TRUE, exit_code);
+	if (opened == NULL)
+		return NULL;
+	snap = ctcli_devices_find(opened, argv[1], &error);
+	if (snap == NULL) {
+		*exit_code = ctcli_print_error(ctx, error);
+		return NULL;
+	}
+	id = g_strdup(ctcli_snapshot_get_string(snap, "Id"));
+	if (!record(opened, id, &error)) {
+		*exit_code = ctcli_print_error(ctx, error);
+		return NULL;
+	}
+	*devices = g_steal_pointer(&opened);
+	return g_steal_pointer(&id);
+}
+
 static void
 ctcli_decision_print_json(GVariant *snap)
 {
@@ -34,30 +82,16 @@ ctcli_cmd_approve(CtcliContext *ctx, int argc, char **argv)
 	};
 	g_autoptr(CtcliDevices) devices = NULL;
 	g_autoptr(GVariant) snap = NULL;
-	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) ids = NULL;
 	g_autofree gchar *id = NULL;
 	int exit_code;
 
-	if (!ctcli_verb_parse(&argc, &argv, "DEVICE",
-	                      "Trust a phone: pair its serial and identity key with you, so that "
-	                      "it gets your certificate.",
-	                      "DEVICE is a phone's id, serial, USB port or identity fingerprint "
-	                      "prefix (certtether list).",
-	                      entries))
-		return CTCLI_EXIT_USAGE;
-	if (argc != 2)
-		return ctcli_verb_usage_error("approve", "name one DEVICE to approve");
-	devices = ctcli_verb_open_devices(ctx, TRUE, &exit_code);
-	if (devices == NULL)
+	id = ctcli_decide(ctx, argc, argv,
+	                  "Trust a phone: pair its serial and identity key with you, so that it "
+	                  "gets your certificate.",
+	                  entries, ctcli_devices_approve, &devices, &exit_code);
+	if (id == NULL)
 		return exit_code;
-	snap = ctcli_devices_find(devices, argv[1], &error);
-	if (snap == NULL)
-		return ctcli_print_error(ctx, error);
-	id = g_strdup(ctcli_snapshot_get_string(snap, "Id"));
-	if (!ctcli_devices_approve(devices, id, &error))
-		return ctcli_print_error(ctx, error);
-	g_clear_pointer(&snap, g_variant_unref);
 	snap = ctcli_devices_get(devices, id);
 
 	/* the engine provisions what was approved: in this process, only while we run */
@@ -87,29 +121,15 @@ ctcli_cmd_reject(CtcliContext *ctx, int argc, char **argv)
 {
 	g_autoptr(CtcliDevices) devices = NULL;
 	g_autoptr(GVariant) snap = NULL;
-	g_autoptr(GError) error = NULL;
 	g_autofree gchar *id = NULL;
 	int exit_code;
 
-	if (!ctcli_verb_parse(&argc, &argv, "DEVICE",
-	                      "Refuse a phone: nothing is requested or installed for it until you "
-	                      "approve it.",
-	                      "DEVICE is a phone's id, serial, USB port or identity fingerprint "
-	                      "prefix (certtether list).",
-	                      NULL))
-		return CTCLI_EXIT_USAGE;
-	if (argc != 2)
-		return ctcli_verb_usage_error("reject", "name one DEVICE to reject");
-	devices = ctcli_verb_open_devices(ctx, TRUE, &exit_code);
-	if (devices == NULL)
+	id = ctcli_decide(ctx, argc, argv,
+	                  "Refuse a phone: nothing is requested or installed for it until you "
+	                  "approve it.",
+	                  NULL, ctcli_devices_reject, &devices, &exit_code);
+	if (id == NULL)
 		return exit_code;
-	snap = ctcli_devices_find(devices, argv[1], &error);
-	if (snap == NULL)
-		return ctcli_print_error(ctx, error);
-	id = g_strdup(ctcli_snapshot_get_string(snap, "Id"));
-	if (!ctcli_devices_reject(devices, id, &error))
-		return ctcli_print_error(ctx, error);
-	g_clear_pointer(&snap, g_variant_unref);
 	snap = ctcli_devices_get(devices, id);
 	if (ctx->json)
 		ctcli_decision_print_json(snap);
