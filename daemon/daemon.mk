@@ -63,6 +63,8 @@ ALL_TARGETS += $(CERTTETHERD)
 install-daemon: $(CERTTETHERD)
 	install -D -m 0755 $(CERTTETHERD) $(DESTDIR)$(LIBEXECDIR)/certtetherd
 	install -D -m 0644 $(DBUS_XML) $(DESTDIR)$(DATADIR)/dbus-1/interfaces/org.certtether.Daemon1.xml
+	install -D -m 0644 daemon/data/certtetherd.8 $(DESTDIR)$(MANDIR)/man8/certtetherd.8
+	install -D -m 0644 daemon/data/certtether.conf.5 $(DESTDIR)$(MANDIR)/man5/certtether.conf.5
 
 INSTALL_RULES += install-daemon
 .PHONY: install-daemon
