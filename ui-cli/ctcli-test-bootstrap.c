@@ -11,7 +11,6 @@
  */
 #include <string.h>
 
-#include "daemon/engine/ct-x509.h"
 #include "daemon/enroll/ct-http.h"
 #include "daemon/enroll/ct-soap.h"
 #include "ui-cli/ctcli-secret-file.h"
@@ -101,11 +100,7 @@ ctcli_bootstrap_get(
 static gboolean
 ctcli_bootstrap_check_tls(CtcliTestReport *report, const gchar *url, CtConfig *config)
 {
-	g_autoptr(CtX509Stack) presented = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *why = NULL;
-	gboolean verified = FALSE;
-	gint64 t0 = g_get_monotonic_time();
 
 	if (!g_str_has_prefix(url, "https://")) {
 		ctcli_test_report_note(
@@ -114,15 +109,7 @@ ctcli_bootstrap_check_tls(CtcliTestReport *report, const gchar *url, CtConfig *c
 		            "https://...' checks the https one");
 		return TRUE;
 	}
-	if (ct_http_probe_tls_chain_full(url, ct_config_get_ca_file(config),
-	                                 ct_config_get_timeout(config), NULL, &presented, &verified,
-	                                 &why, &error) &&
-	    !verified)
-		error = g_error_new_literal(CT_ERROR, CT_ERROR_CHAIN_UNTRUSTED,
-		                            why != NULL ? why : "the TLS chain is not trusted");
-	ctcli_test_report_step(report, "tls", url, error == NULL, ctcli_test_seconds_since(t0),
-	                       error);
-	if (error == NULL)
+	if (ctcli_test_check_tls(report, url, config, &error))
 		return TRUE;
 	ctcli_test_report_fail(
 	    report, error,
@@ -144,12 +131,10 @@ ctcli_bootstrap_run(CtcliTestReport *report,
 	g_autoptr(GBytes) mex = NULL;
 	g_autoptr(GBytes) ticket_mex = NULL;
 	g_autofree gchar *url = NULL;
-	g_autofree gchar *fqdn = NULL;
 	g_autofree gchar *mex_url = NULL;
 	g_autofree gchar *ticket_url = NULL;
 	g_autofree gchar *ticket_mex_url = NULL;
 	g_autofree gchar *pin_target = NULL;
-	g_autofree gchar *target = NULL;
 	const gchar *source = NULL;
 	CtSoapMex proof = {0};
 	CtSoapMex pin = {0};
@@ -157,10 +142,9 @@ ctcli_bootstrap_run(CtcliTestReport *report,
 	gsize len = 0;
 
 	/* discovery: what a phone finds by DHCP is not looked up here */
-	url = ctcli_test_resolve_url(config, CT_PROTOCOL_CERTPROV, target_url, target_fqdn, &source,
-	                             &error);
+	url = ctcli_test_report_target(report, "discover", config, CT_PROTOCOL_CERTPROV, NULL,
+	                               target_url, target_fqdn, &source, &error);
 	if (url == NULL) {
-		ctcli_test_report_step(report, "discover", NULL, FALSE, 0, error);
 		ctcli_test_report_fail(
 		    report, error,
 		    "certtether does not perform the phone's DHCP discovery "
@@ -168,10 +152,6 @@ ctcli_bootstrap_run(CtcliTestReport *report,
 		    "the pool's FQDN with --target-fqdn.");
 		return;
 	}
-	fqdn = target_fqdn != NULL ? g_strdup(target_fqdn) : ctcli_test_url_host(url);
-	ctcli_test_report_set_target(report, url, fqdn);
-	target = g_strdup_printf("%s (%s)", url, source);
-	ctcli_test_report_step(report, "discover", target, TRUE, 0, NULL);
 	ctcli_test_report_note(report,
 	                       "DHCP discovery (option 43/120) is not performed by "
 	                       "certtether: the URL comes from %s",

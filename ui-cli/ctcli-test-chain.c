@@ -358,14 +358,12 @@ ctcli_test_chain(CtcliContext *ctx, int argc, char **argv)
 {
 	g_autofree gchar *target_url = NULL;
 	g_autofree gchar *url = NULL;
-	g_autofree gchar *fqdn = NULL;
 	g_autofree gchar *label = NULL;
 	g_auto(GStrv) phone_anchors = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(CtcliTestReport) report = NULL;
 	g_auto(CtcliChainFacts) facts = {0};
 	const gchar *device = NULL;
-	const gchar *source = NULL;
 	CtConfig *config;
 	const GOptionEntry entries[] = {
 	    {"target-url", 0, 0, G_OPTION_ARG_STRING, &target_url,
@@ -396,21 +394,14 @@ ctcli_test_chain(CtcliContext *ctx, int argc, char **argv)
 		return ctcli_print_error(ctx, error);
 
 	report = ctcli_test_report_new(ctx);
-	url = ctcli_test_resolve_url(config, ct_config_get_protocol(config), target_url, NULL,
-	                             &source, &error);
+	url = ctcli_test_report_target(report, "target", config, ct_config_get_protocol(config),
+	                               NULL, target_url, NULL, NULL, &error);
 	if (url == NULL) {
-		ctcli_test_report_step(report, "target", NULL, FALSE, 0, error);
 		ctcli_test_report_fail(
 		    report, error,
 		    "Give the web service's URL with --target-url, or set url= in "
 		    "[service] of certtether.conf.");
 		return ctcli_test_report_finish(report);
-	}
-	fqdn = ctcli_test_url_host(url);
-	ctcli_test_report_set_target(report, url, fqdn);
-	{
-		g_autofree gchar *target = g_strdup_printf("%s (%s)", url, source);
-		ctcli_test_report_step(report, "target", target, TRUE, 0, NULL);
 	}
 	/* the phone first: a wrong name is said before the network is asked */
 	if (device != NULL) {

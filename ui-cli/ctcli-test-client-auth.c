@@ -9,7 +9,6 @@
 #include "daemon/engine/ct-enrollment.h"
 #include "daemon/engine/ct-identity.h"
 #include "daemon/engine/ct-x509.h"
-#include "daemon/enroll/ct-http.h"
 #include "ui-cli/ctcli-test.h"
 #include "ui-cli/ctcli-verb.h"
 
@@ -122,42 +121,20 @@ ctcli_client_auth_fail(CtcliTestReport *report,
 
 /* the TLS check on its own, so that an untrusted chain is named before anything is sent */
 static gboolean
-ctcli_client_auth_check_tls(CtcliTestReport *report,
-                            const gchar *url,
-                            const gchar *ca_file,
-                            guint timeout_s)
+ctcli_client_auth_check_tls(CtcliTestReport *report, const gchar *url, CtConfig *config)
 {
-	g_autoptr(CtX509Stack) presented = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *why = NULL;
-	gboolean verified = FALSE;
-	gint64 t0 = g_get_monotonic_time();
 
 	if (!g_str_has_prefix(url, "https://")) {
 		error = g_error_new(CT_ERROR, CT_ERROR_CONFIG,
 		                    "%s is plain http: certificates are only requested over https",
 		                    url);
 		ctcli_test_report_step(report, "tls", url, FALSE, 0, error);
-		ctcli_client_auth_fail(report, error, "tls", url);
-		return FALSE;
+	} else if (ctcli_test_check_tls(report, url, config, &error)) {
+		return TRUE;
 	}
-	if (!ct_http_probe_tls_chain_full(url, ca_file, timeout_s, NULL, &presented, &verified,
-	                                  &why, &error)) {
-		ctcli_test_report_step(report, "tls", url, FALSE, ctcli_test_seconds_since(t0),
-		                       error);
-		ctcli_client_auth_fail(report, error, "tls", url);
-		return FALSE;
-	}
-	if (!verified) {
-		error = g_error_new_literal(CT_ERROR, CT_ERROR_CHAIN_UNTRUSTED,
-		                            why != NULL ? why : "the TLS chain is not trusted");
-		ctcli_test_report_step(report, "tls", url, FALSE, ctcli_test_seconds_since(t0),
-		                       error);
-		ctcli_client_auth_fail(report, error, "tls", url);
-		return FALSE;
-	}
-	ctcli_test_report_step(report, "tls", url, TRUE, ctcli_test_seconds_since(t0), NULL);
-	return TRUE;
+	ctcli_client_auth_fail(report, error, "tls", url);
+	return FALSE;
 }
 
 static JsonNode *
@@ -245,7 +222,6 @@ ctcli_client_auth_run(CtcliContext *ctx,
 	g_autoptr(CtEnrollResult) result = NULL;
 	g_autoptr(GBytes) csr = NULL;
 	g_autofree gchar *url = NULL;
-	g_autofree gchar *fqdn = NULL;
 	g_autofree gchar *sip_uri = NULL;
 	g_autofree gchar *own_sip = NULL;
 	g_autofree gchar *device_id = NULL;
@@ -253,20 +229,16 @@ ctcli_client_auth_run(CtcliContext *ctx,
 	CtcliClientAuthSteps steps = {.report = report};
 	CtEnrollRequest request = {0};
 	CtKeyAlgorithm algorithm;
-	const gchar *source = NULL;
-	gint64 t0 = g_get_monotonic_time();
+	gint64 t0;
 
 	/* discover: the options bypass the configuration, as -TargetUri does */
-	url = ctcli_test_resolve_url(config, protocol, target_url, target_fqdn, &source, &error);
+	url = ctcli_test_report_target(report, "target", config, protocol,
+	                               ct_protocol_to_string(protocol), target_url, target_fqdn,
+	                               NULL, &error);
 	if (url == NULL) {
-		ctcli_test_report_step(report, "target", NULL, FALSE, 0, error);
 		ctcli_client_auth_fail(report, error, "discover", "");
 		return;
 	}
-	fqdn = target_fqdn != NULL ? g_strdup(target_fqdn) : ctcli_test_url_host(url);
-	ctcli_test_report_set_target(report, url, fqdn);
-	target = g_strdup_printf("%s (%s, %s)", url, ct_protocol_to_string(protocol), source);
-	ctcli_test_report_step(report, "target", target, TRUE, ctcli_test_seconds_since(t0), NULL);
 	if (!ct_config_set_value(config, "service", "url", url, "--target-url", &error) ||
 	    !ct_config_set_value(config, "service", "protocol", ct_protocol_to_string(protocol),
 	                         "--protocol", &error) ||
@@ -276,8 +248,7 @@ ctcli_client_auth_run(CtcliContext *ctx,
 		return;
 	}
 
-	if (!ctcli_client_auth_check_tls(report, url, ct_config_get_ca_file(config),
-	                                 ct_config_get_timeout(config)))
+	if (!ctcli_client_auth_check_tls(report, url, config))
 		return;
 
 	/* the desktop's credentials: the ticket of KRB5CCNAME (or a password if configured) */
@@ -298,7 +269,6 @@ ctcli_client_auth_run(CtcliContext *ctx,
 	/* with --user-sip-address, a principal of no SIP form is only not compared */
 	if (sip_uri != NULL)
 		g_clear_error(&error);
-	g_free(target);
 	target = g_strdup_printf(
 	    "%s (%s) for %s", ct_credentials_get_principal(credentials),
 	    ct_credentials_get_method_in_use(credentials) == CT_AUTH_METHOD_NEGOTIATE ? "Kerberos"

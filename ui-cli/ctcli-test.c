@@ -1,10 +1,12 @@
 /*
  * certtether test SUBVERB: dispatch, and what the sub-verbs share (where the
- * service is, --ca-file).
+ * service is and the steps that say so, its TLS chain, --ca-file).
  */
 #include "ui-cli/ctcli-test.h"
 
 #include "daemon/engine/ct-identity.h"
+#include "daemon/engine/ct-x509.h"
+#include "daemon/enroll/ct-http.h"
 #include "ui-cli/ctcli-verb.h"
 
 /* the documented paths (docs/certprov-wire.md, RFC 7030) below a pool's FQDN */
@@ -31,7 +33,8 @@ ctcli_test_fqdn_valid(const gchar *fqdn)
 	return TRUE;
 }
 
-gchar *
+/* the host[:port] of a URL, for TargetFqdn, or NULL */
+static gchar *
 ctcli_test_url_host(const gchar *url)
 {
 	g_autoptr(GUri) uri = url != NULL ? g_uri_parse(url, G_URI_FLAGS_NONE, NULL) : NULL;
@@ -42,7 +45,8 @@ ctcli_test_url_host(const gchar *url)
 	return g_strdup(g_uri_get_host(uri));
 }
 
-gchar *
+/* the URL ctcli_test_report_target() records; @source_out: where it came from */
+static gchar *
 ctcli_test_resolve_url(CtConfig *config,
                        CtProtocol protocol,
                        const gchar *target_url,
@@ -90,6 +94,66 @@ ctcli_test_resolve_url(CtConfig *config,
 	if (source_out != NULL)
 		*source_out = source;
 	return g_steal_pointer(&url);
+}
+
+gchar *
+ctcli_test_report_target(CtcliTestReport *report,
+                         const gchar *step,
+                         CtConfig *config,
+                         CtProtocol protocol,
+                         const gchar *detail,
+                         const gchar *target_url,
+                         const gchar *target_fqdn,
+                         const gchar **source_out,
+                         GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *url = NULL;
+	g_autofree gchar *fqdn = NULL;
+	g_autofree gchar *target = NULL;
+	const gchar *source = NULL;
+	gint64 t0 = g_get_monotonic_time();
+
+	url = ctcli_test_resolve_url(config, protocol, target_url, target_fqdn, &source,
+	                             &error_local);
+	if (url == NULL) {
+		ctcli_test_report_step(report, step, NULL, FALSE, 0, error_local);
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
+	}
+	fqdn = target_fqdn != NULL ? g_strdup(target_fqdn) : ctcli_test_url_host(url);
+	ctcli_test_report_set_target(report, url, fqdn);
+	target = detail != NULL ? g_strdup_printf("%s (%s, %s)", url, detail, source)
+	                        : g_strdup_printf("%s (%s)", url, source);
+	ctcli_test_report_step(report, step, target, TRUE, ctcli_test_seconds_since(t0), NULL);
+	if (source_out != NULL)
+		*source_out = source;
+	return g_steal_pointer(&url);
+}
+
+gboolean
+ctcli_test_check_tls(CtcliTestReport *report, const gchar *url, CtConfig *config, GError **error)
+{
+	g_autoptr(CtX509Stack) presented = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *why = NULL;
+	gboolean verified = FALSE;
+	gint64 t0 = g_get_monotonic_time();
+
+	if (ct_http_probe_tls_chain_full(url, ct_config_get_ca_file(config),
+	                                 ct_config_get_timeout(config), NULL, &presented, &verified,
+	                                 &why, &error_local) &&
+	    !verified)
+		error_local =
+		    g_error_new_literal(CT_ERROR, CT_ERROR_CHAIN_UNTRUSTED,
+		                        why != NULL ? why : "the TLS chain is not trusted");
+	ctcli_test_report_step(report, "tls", url, error_local == NULL,
+	                       ctcli_test_seconds_since(t0), error_local);
+	if (error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 gboolean

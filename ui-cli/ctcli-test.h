@@ -69,19 +69,32 @@ int ctcli_test_chain(CtcliContext *ctx, int argc, char **argv);
 GBytes *ctcli_test_make_csr(CtKeyAlgorithm algorithm, const gchar *sip_uri, GError **error);
 
 /*
- * Where a test goes: --target-url as given, else the documented URL built from
- * --target-fqdn (FQDN[:PORT]) for @protocol, else the configured url.
- * @source_out names which one it was. CT_ERROR_INVALID_ARGS for a bad value,
- * CT_ERROR_CONFIG when nothing names a service.
+ * The step that says where a test goes, named @step: the URL is --target-url
+ * as given, else the documented URL built from --target-fqdn (FQDN[:PORT]) for
+ * @protocol, else the configured url; the step's target reads "URL (SOURCE)",
+ * or "URL (@detail, SOURCE)", and @source_out (may be NULL) gets SOURCE. Sets
+ * TargetUri and TargetFqdn (--target-fqdn, else the URL's host). NULL with the
+ * step recorded as failed: CT_ERROR_INVALID_ARGS for a bad value,
+ * CT_ERROR_CONFIG when nothing names a service; the caller adds its diagnosis.
  */
-gchar *ctcli_test_resolve_url(CtConfig *config,
-                              CtProtocol protocol,
-                              const gchar *target_url,
-                              const gchar *target_fqdn,
-                              const gchar **source_out,
-                              GError **error);
-/* the host[:port] of a URL, for TargetFqdn, or NULL */
-gchar *ctcli_test_url_host(const gchar *url);
+gchar *ctcli_test_report_target(CtcliTestReport *report,
+                                const gchar *step,
+                                CtConfig *config,
+                                CtProtocol protocol,
+                                const gchar *detail,
+                                const gchar *target_url,
+                                const gchar *target_fqdn,
+                                const gchar **source_out,
+                                GError **error);
+
+/*
+ * The "tls" step: probe the TLS chain of the https @url with the configured
+ * anchors (ca-file) and timeout, as a phone would check it, and record the
+ * step. FALSE with the probe's error, or CT_ERROR_CHAIN_UNTRUSTED saying why
+ * the handshake did not verify; the caller adds its diagnosis.
+ */
+gboolean
+ctcli_test_check_tls(CtcliTestReport *report, const gchar *url, CtConfig *config, GError **error);
 
 /*
  * Parse a sub-verb's options (@argv[0] is its name) with the verbs' common
