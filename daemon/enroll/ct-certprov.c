@@ -42,26 +42,6 @@ ct_certprov_endpoints_clear(CtCertprovEndpoints *ep)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CtCertprovEndpoints, ct_certprov_endpoints_clear)
 
-static gdouble
-ct_certprov_seconds_since(gint64 t0)
-{
-	return (gdouble)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
-}
-
-static void
-ct_certprov_report(
-    CtCertprov *self, const gchar *name, const gchar *target, gint64 t0, const GError *error)
-{
-	CtEnrollStep step = {
-	    .name = name,
-	    .target = target,
-	    .ok = error == NULL,
-	    .seconds = ct_certprov_seconds_since(t0),
-	    .error = error,
-	};
-	ct_enroll_backend_report_step(CT_ENROLL_BACKEND(self), &step);
-}
-
 /*
  * URLs
  */
@@ -134,14 +114,6 @@ ct_certprov_check_no_downgrade(const gchar *configured,
  * HTTP
  */
 
-static void
-ct_certprov_fill_request(CtCertprov *self, CtHttpRequest *request)
-{
-	CtEnrollBackend *base = CT_ENROLL_BACKEND(self);
-	request->ca_file = ct_enroll_backend_get_ca_file(base);
-	request->timeout_s = ct_enroll_backend_get_timeout(base);
-}
-
 static CtHttpResponse *
 ct_certprov_get(CtCertprov *self,
                 const gchar *url,
@@ -155,10 +127,7 @@ ct_certprov_get(CtCertprov *self,
 	    .method = "GET",
 	    .max_body = max_body,
 	};
-	ct_certprov_fill_request(self, &request);
-	if (authenticate)
-		ct_credentials_apply(ct_enroll_backend_get_credentials(CT_ENROLL_BACKEND(self)),
-		                     &request);
+	ct_enroll_backend_prepare_request(CT_ENROLL_BACKEND(self), &request, authenticate);
 	return ct_http_perform(&request, cancellable, error);
 }
 
@@ -182,10 +151,7 @@ ct_certprov_post(CtCertprov *self,
 	    .headers = headers,
 	    .max_body = CT_SOAP_MAX_DOCUMENT,
 	};
-	ct_certprov_fill_request(self, &request);
-	if (authenticate)
-		ct_credentials_apply(ct_enroll_backend_get_credentials(CT_ENROLL_BACKEND(self)),
-		                     &request);
+	ct_enroll_backend_prepare_request(CT_ENROLL_BACKEND(self), &request, authenticate);
 	return ct_http_perform(&request, cancellable, error);
 }
 
@@ -220,11 +186,8 @@ ct_certprov_check_answer(CtCertprov *self,
 	if (response->status >= 200 && response->status < 300 &&
 	    !ct_soap_parse_fault(data, len, NULL))
 		return TRUE;
-	if (response->status == 429 || response->status == 503) {
-		gdouble retry_after = ct_http_response_get_retry_after(response);
-		if (retry_after >= 0)
-			ct_enroll_backend_set_retry_after(CT_ENROLL_BACKEND(self), retry_after);
-	}
+	if (response->status == 429 || response->status == 503)
+		ct_enroll_backend_note_retry_after(CT_ENROLL_BACKEND(self), response);
 	ct_soap_set_error(response->status, response->ms_diagnostics, data, len, what,
 	                  ct_certprov_principal(self, response), error);
 	return FALSE;
@@ -308,7 +271,8 @@ ct_certprov_discover_certprov(CtCertprov *self,
 	                                      &error_local))))
 		res = CT_CERTPROV_MEX_FAILED;
 	if (res == CT_CERTPROV_MEX_FAILED) {
-		ct_certprov_report(self, "discover", mex_url, t0, error_local);
+		ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0,
+		                            error_local);
 		ct_soap_mex_clear(&mex);
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return FALSE;
@@ -326,7 +290,7 @@ ct_certprov_discover_certprov(CtCertprov *self,
 	}
 	ct_soap_mex_clear(&mex);
 	g_debug("CertProv GetAndPublishCert address: %s", ep->proof_url);
-	ct_certprov_report(self, "discover", mex_url, t0, NULL);
+	ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0, NULL);
 	return TRUE;
 }
 
@@ -357,7 +321,8 @@ ct_certprov_discover_webticket(CtCertprov *self,
 	                                    &error_local))
 		res = CT_CERTPROV_MEX_FAILED;
 	if (res == CT_CERTPROV_MEX_FAILED) {
-		ct_certprov_report(self, "discover", mex_url, t0, error_local);
+		ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0,
+		                            error_local);
 		ct_soap_mex_clear(&mex);
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return FALSE;
@@ -370,7 +335,7 @@ ct_certprov_discover_webticket(CtCertprov *self,
 	}
 	ct_soap_mex_clear(&mex);
 	g_debug("Web Ticket (Negotiate) address: %s", ep->ticket_url);
-	ct_certprov_report(self, "discover", mex_url, t0, NULL);
+	ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0, NULL);
 	return TRUE;
 }
 
@@ -443,11 +408,13 @@ ct_certprov_get_web_ticket(CtCertprov *self,
 		if (g_error_matches(error_local, CT_ERROR, CT_ERROR_AUTH_FAILED) &&
 		    ct_credentials_get_method_in_use(credentials) == CT_AUTH_METHOD_BASIC)
 			ct_credentials_forget_password(credentials);
-		ct_certprov_report(self, "web-ticket", ep->ticket_url, t0, error_local);
+		ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "web-ticket", ep->ticket_url,
+		                            t0, error_local);
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return NULL;
 	}
-	ct_certprov_report(self, "web-ticket", ep->ticket_url, t0, NULL);
+	ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "web-ticket", ep->ticket_url, t0,
+	                            NULL);
 	return g_steal_pointer(&ticket);
 }
 
@@ -548,14 +515,15 @@ ct_certprov_get_and_publish_cert(CtCertprov *self,
 		}
 	}
 	if (out == NULL) {
-		ct_certprov_report(self, "enroll", ep->proof_url, t0, error_local);
+		ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "enroll", ep->proof_url, t0,
+		                            error_local);
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return NULL;
 	}
 	out->service_tls_chain = response->peer_chain != NULL
 	                             ? g_steal_pointer(&response->peer_chain)
 	                             : sk_X509_new_null();
-	ct_certprov_report(self, "enroll", ep->proof_url, t0, NULL);
+	ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "enroll", ep->proof_url, t0, NULL);
 	return g_steal_pointer(&out);
 }
 
@@ -570,7 +538,6 @@ ct_certprov_submit(CtEnrollBackend *base,
                    GError **error)
 {
 	CtCertprov *self = CT_CERTPROV(base);
-	CtCredentials *credentials = ct_enroll_backend_get_credentials(base);
 	g_auto(CtCertprovEndpoints) ep = {0};
 	g_autoptr(GBytes) client_entropy = NULL;
 	g_autoptr(CtWebTicket) ticket = NULL;
@@ -585,13 +552,7 @@ ct_certprov_submit(CtEnrollBackend *base,
 	if (ep.service_url == NULL)
 		return NULL;
 	/* before any network: without credentials there is nothing to ask for */
-	if (credentials == NULL) {
-		g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
-		                    "CertProv needs the desktop user's credentials and none were "
-		                    "configured");
-		return NULL;
-	}
-	if (!ct_credentials_ensure(credentials, ep.service_url, error))
+	if (ct_enroll_backend_ensure_credentials(base, ep.service_url, error) == NULL)
 		return NULL;
 
 	/* 1. where the services are */
@@ -642,13 +603,15 @@ static STACK_OF(X509) *
 	url = g_strconcat(service_url, CT_CERTPROV_CHAIN_SUFFIX, NULL);
 	response = ct_certprov_get(self, url, FALSE, CT_X509_MAX_INPUT, cancellable, &error_local);
 	if (response == NULL) {
-		ct_certprov_report(self, "ca-certs", url, t0, error_local);
+		ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "ca-certs", url, t0,
+		                            error_local);
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return NULL;
 	}
 	if (response->status >= 500) {
 		ct_http_status_to_error(response, "the CertProv chain download", &error_local);
-		ct_certprov_report(self, "ca-certs", url, t0, error_local);
+		ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "ca-certs", url, t0,
+		                            error_local);
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return NULL;
 	}
@@ -663,7 +626,7 @@ static STACK_OF(X509) *
 		g_info("%s answered HTTP %u: no chain download, the chain will come from AIA", url,
 		       response->status);
 	}
-	ct_certprov_report(self, "ca-certs", url, t0, NULL);
+	ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "ca-certs", url, t0, NULL);
 	return certs != NULL ? g_steal_pointer(&certs) : sk_X509_new_null();
 }
 

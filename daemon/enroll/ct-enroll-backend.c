@@ -250,6 +250,20 @@ ct_enroll_backend_report_step(CtEnrollBackend *self, const CtEnrollStep *step)
 		func(step, data);
 }
 
+void
+ct_enroll_backend_step_done(
+    CtEnrollBackend *self, const gchar *name, const gchar *target, gint64 t0, const GError *error)
+{
+	CtEnrollStep step = {
+	    .name = name,
+	    .target = target,
+	    .ok = error == NULL,
+	    .seconds = (gdouble)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC,
+	    .error = error,
+	};
+	ct_enroll_backend_report_step(self, &step);
+}
+
 const gchar *
 ct_enroll_backend_get_url(CtEnrollBackend *self)
 {
@@ -303,6 +317,47 @@ ct_enroll_backend_take_retry_after(CtEnrollBackend *self)
 	return value;
 }
 
+void
+ct_enroll_backend_note_retry_after(CtEnrollBackend *self, const CtHttpResponse *response)
+{
+	gdouble seconds = ct_http_response_get_retry_after(response);
+	if (seconds >= 0)
+		ct_enroll_backend_set_retry_after(self, seconds);
+}
+
+CtCredentials *
+ct_enroll_backend_ensure_credentials(CtEnrollBackend *self, const gchar *url, GError **error)
+{
+	CtEnrollBackendPrivate *priv;
+	g_return_val_if_fail(CT_IS_ENROLL_BACKEND(self), NULL);
+	priv = GET_PRIVATE(self);
+	if (priv->credentials == NULL) {
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+		                    "the certificate service needs the desktop user's credentials "
+		                    "and none were configured");
+		return NULL;
+	}
+	if (!ct_credentials_ensure(priv->credentials, url, error))
+		return NULL;
+	return priv->credentials;
+}
+
+void
+ct_enroll_backend_prepare_request(CtEnrollBackend *self,
+                                  CtHttpRequest *request,
+                                  gboolean authenticate)
+{
+	CtEnrollBackendPrivate *priv;
+	g_return_if_fail(CT_IS_ENROLL_BACKEND(self));
+	priv = GET_PRIVATE(self);
+	if (request->ca_file == NULL)
+		request->ca_file = priv->ca_file;
+	if (request->timeout_s == 0)
+		request->timeout_s = priv->timeout_s;
+	if (authenticate)
+		ct_credentials_apply(priv->credentials, request);
+}
+
 CtHttpResponse *
 ct_enroll_backend_http(CtEnrollBackend *self,
                        CtHttpRequest *request,
@@ -311,54 +366,28 @@ ct_enroll_backend_http(CtEnrollBackend *self,
                        GCancellable *cancellable,
                        GError **error)
 {
-	CtEnrollBackendPrivate *priv;
 	g_autoptr(GError) error_local = NULL;
 	CtHttpResponse *response;
 	gint64 t0;
-	CtEnrollStep report = {0};
 
 	g_return_val_if_fail(CT_IS_ENROLL_BACKEND(self), NULL);
 	g_return_val_if_fail(request != NULL, NULL);
-	priv = GET_PRIVATE(self);
 
-	if (request->ca_file == NULL)
-		request->ca_file = priv->ca_file;
-	if (request->timeout_s == 0)
-		request->timeout_s = priv->timeout_s;
-	if (authenticate) {
-		if (priv->credentials == NULL) {
-			g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
-			            "%s needs credentials and none were configured",
-			            G_OBJECT_TYPE_NAME(self));
-			return NULL;
-		}
-		if (!ct_credentials_ensure(priv->credentials, request->url, error))
-			return NULL;
-		ct_credentials_apply(priv->credentials, request);
-	}
+	if (authenticate && ct_enroll_backend_ensure_credentials(self, request->url, error) == NULL)
+		return NULL;
+	ct_enroll_backend_prepare_request(self, request, authenticate);
 
 	t0 = g_get_monotonic_time();
 	response = ct_http_perform(request, cancellable, &error_local);
-	report.name = step;
-	report.target = request->url;
-	report.seconds = (gdouble)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
 	if (response == NULL) {
-		report.ok = FALSE;
-		report.error = error_local;
-		ct_enroll_backend_report_step(self, &report);
+		ct_enroll_backend_step_done(self, step, request->url, t0, error_local);
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return NULL;
 	}
-	if (response->status == 429 || response->status == 503) {
-		gdouble ra = ct_http_response_get_retry_after(response);
-		if (ra >= 0)
-			ct_enroll_backend_set_retry_after(self, ra);
-	}
-	report.ok = response->status >= 200 && response->status < 300;
-	if (!report.ok) {
-		ct_http_status_to_error(response, step, &error_local);
-		report.error = error_local;
-	}
-	ct_enroll_backend_report_step(self, &report);
+	if (response->status == 429 || response->status == 503)
+		ct_enroll_backend_note_retry_after(self, response);
+	/* a non-2xx status is the step's failure, not the call's: the caller classifies it */
+	ct_http_status_to_error(response, step, &error_local);
+	ct_enroll_backend_step_done(self, step, request->url, t0, error_local);
 	return response;
 }

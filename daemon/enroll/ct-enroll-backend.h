@@ -81,6 +81,13 @@ void ct_enroll_backend_set_step_func(CtEnrollBackend *self,
 				     GDestroyNotify destroy);
 /* for subclasses: report a step */
 void ct_enroll_backend_report_step(CtEnrollBackend *self, const CtEnrollStep *step);
+/* for subclasses: the step @name that began at @t0 (g_get_monotonic_time()) is over, ok
+ * when @error is NULL */
+void ct_enroll_backend_step_done(CtEnrollBackend *self,
+				 const gchar *name,
+				 const gchar *target,
+				 gint64 t0,
+				 const GError *error);
 
 /* the service URL, extra anchors and credentials every backend has */
 const gchar *ct_enroll_backend_get_url(CtEnrollBackend *self);
@@ -96,13 +103,30 @@ guint ct_enroll_backend_get_timeout(CtEnrollBackend *self);
  */
 void ct_enroll_backend_set_retry_after(CtEnrollBackend *self, gdouble seconds);
 gdouble ct_enroll_backend_take_retry_after(CtEnrollBackend *self); /* -1 when none */
+/* for subclasses: @response's Retry-After as the hint, when it carries one */
+void ct_enroll_backend_note_retry_after(CtEnrollBackend *self, const CtHttpResponse *response);
 
 /*
- * For subclasses: one HTTP exchange with the backend's settings. Fills in the
- * request's ca_file and timeout (when unset) and, if @authenticate, the
- * credentials (after ct_credentials_ensure(); fails with NO_CREDENTIALS first);
- * reports a step named @step; records the Retry-After hint of a 429/503. The
- * status is not classified: call ct_http_status_to_error() for non-2xx.
+ * For subclasses: the backend's credentials, ready for @url (ct_credentials_ensure());
+ * CT_ERROR_NO_CREDENTIALS when the backend has none.
+ */
+CtCredentials *ct_enroll_backend_ensure_credentials(CtEnrollBackend *self,
+						    const gchar *url,
+						    GError **error);
+
+/*
+ * For subclasses: the backend's settings on one request: ca_file and timeout when
+ * unset and, if @authenticate, the credentials (ensured first, see above).
+ */
+void ct_enroll_backend_prepare_request(CtEnrollBackend *self,
+				       CtHttpRequest *request,
+				       gboolean authenticate);
+
+/*
+ * For subclasses: one HTTP exchange with the backend's settings
+ * (ct_enroll_backend_prepare_request(), after ct_enroll_backend_ensure_credentials()
+ * if @authenticate); reports a step named @step; records the Retry-After hint of a
+ * 429/503. The status is not classified: call ct_http_status_to_error() for non-2xx.
  */
 CtHttpResponse *ct_enroll_backend_http(CtEnrollBackend *self,
 				       CtHttpRequest *request,

@@ -125,9 +125,7 @@ ct_est_submit(CtEnrollBackend *backend,
 
 	if (response->status == 202) {
 		/* RFC 7030 4.2.3: accepted, certificate not ready yet (manual approval) */
-		gdouble ra = ct_http_response_get_retry_after(response);
-		if (ra >= 0)
-			ct_enroll_backend_set_retry_after(backend, ra);
+		ct_enroll_backend_note_retry_after(backend, response);
 		g_set_error(error, CT_ERROR, CT_ERROR_STORE_UNAVAILABLE,
 		            "%s: the server accepted the request but has not issued the "
 		            "certificate yet",
