@@ -246,99 +246,67 @@ ct_certprov_read_mex(CtCertprov *self,
 	return CT_CERTPROV_MEX_OK;
 }
 
-/* the CertProv /mex: where to post GetAndPublishCert, and which Web Ticket service to ask */
-static gboolean
-ct_certprov_discover_certprov(CtCertprov *self,
-                              CtCertprovEndpoints *ep,
-                              gchar **webticket_service,
-                              GCancellable *cancellable,
-                              GError **error)
+/*
+ * The "discover" step for one service: the address of @port from the service's
+ * /mex (with @issuer, also the Web Ticket issuer its policy names, or NULL),
+ * else, without usable metadata, the documented @service + @fallback_path.
+ * NULL when the server cannot be reached or its metadata would leave https
+ * (@what names the address in that message).
+ */
+static gchar *
+ct_certprov_discover_port(CtCertprov *self,
+                          const gchar *service,
+                          const gchar *port,
+                          const gchar *what,
+                          const gchar *fallback_path,
+                          gchar **issuer,
+                          GCancellable *cancellable,
+                          GError **error)
 {
+	g_autofree gchar *mex_url = g_strconcat(service, "/mex", NULL);
 	g_autofree gchar *why = NULL;
-	g_autofree gchar *mex_url = g_strconcat(ep->service_url, "/mex", NULL);
+	g_autofree gchar *address = NULL;
 	g_autoptr(GError) error_local = NULL;
 	CtSoapMex mex = {0};
 	gint64 t0 = g_get_monotonic_time();
-	CtCertprovMexResult res;
 
-	res = ct_certprov_read_mex(self, ep->service_url, CT_CERTPROV_PROOF_PORT, &mex, &why,
-	                           cancellable, &error_local);
-	if (res == CT_CERTPROV_MEX_OK &&
-	    (!ct_certprov_check_no_downgrade(ep->service_url, mex.port_address, "GetAndPublishCert",
-	                                     &error_local) ||
-	     (mex.issuer_address != NULL &&
-	      !ct_certprov_check_no_downgrade(ep->service_url, mex.issuer_address, "the web ticket",
-	                                      &error_local))))
-		res = CT_CERTPROV_MEX_FAILED;
-	if (res == CT_CERTPROV_MEX_FAILED) {
-		ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0,
-		                            error_local);
-		ct_soap_mex_clear(&mex);
-		g_propagate_error(error, g_steal_pointer(&error_local));
-		return FALSE;
-	}
-	if (res == CT_CERTPROV_MEX_OK) {
-		ep->proof_url = g_steal_pointer(&mex.port_address);
-		*webticket_service = g_steal_pointer(&mex.issuer_address);
-		if (*webticket_service == NULL)
-			g_info("CertProv /mex names no web ticket issuer in %s_policy: using the "
-			       "documented path",
-			       CT_CERTPROV_PROOF_PORT);
-	} else {
-		g_info("no usable CertProv metadata (%s): using the documented paths", why);
-		ep->proof_url = g_strconcat(ep->service_url, CT_CERTPROV_PROOF_SUFFIX, NULL);
+	switch (ct_certprov_read_mex(self, service, port, &mex, &why, cancellable, &error_local)) {
+	case CT_CERTPROV_MEX_OK:
+		if (!ct_certprov_check_no_downgrade(service, mex.port_address, what,
+		                                    &error_local) ||
+		    (issuer != NULL && mex.issuer_address != NULL &&
+		     !ct_certprov_check_no_downgrade(service, mex.issuer_address, "the web ticket",
+		                                     &error_local)))
+			break;
+		address = g_steal_pointer(&mex.port_address);
+		if (issuer != NULL && mex.issuer_address == NULL)
+			g_info(
+			    "%s names no web ticket issuer in %s_policy: using the documented path",
+			    mex_url, port);
+		if (issuer != NULL)
+			*issuer = g_steal_pointer(&mex.issuer_address);
+		break;
+	case CT_CERTPROV_MEX_FALLBACK:
+		g_info("no usable metadata at %s (%s): using the documented path", mex_url, why);
+		address = g_strconcat(service, fallback_path, NULL);
+		break;
+	case CT_CERTPROV_MEX_FAILED:
+		break;
 	}
 	ct_soap_mex_clear(&mex);
-	g_debug("CertProv GetAndPublishCert address: %s", ep->proof_url);
-	ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0, NULL);
-	return TRUE;
-}
-
-/* the Web Ticket service's /mex: the address of its Negotiate port */
-static gboolean
-ct_certprov_discover_webticket(CtCertprov *self,
-                               CtCertprovEndpoints *ep,
-                               const gchar *webticket_service,
-                               GCancellable *cancellable,
-                               GError **error)
-{
-	g_autofree gchar *why = NULL;
-	g_autofree gchar *service = NULL;
-	g_autofree gchar *mex_url = NULL;
-	g_autoptr(GError) error_local = NULL;
-	CtSoapMex mex = {0};
-	gint64 t0 = g_get_monotonic_time();
-	CtCertprovMexResult res;
-
-	service = g_strdup(webticket_service);
-	while (g_str_has_suffix(service, "/"))
-		service[strlen(service) - 1] = '\0';
-	mex_url = g_strconcat(service, "/mex", NULL);
-	res = ct_certprov_read_mex(self, service, CT_WEBTICKET_NEGOTIATE_PORT, &mex, &why,
-	                           cancellable, &error_local);
-	if (res == CT_CERTPROV_MEX_OK &&
-	    !ct_certprov_check_no_downgrade(service, mex.port_address, "the web ticket request",
-	                                    &error_local))
-		res = CT_CERTPROV_MEX_FAILED;
-	if (res == CT_CERTPROV_MEX_FAILED) {
-		ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0,
-		                            error_local);
-		ct_soap_mex_clear(&mex);
+	ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0, error_local);
+	if (address == NULL) {
 		g_propagate_error(error, g_steal_pointer(&error_local));
-		return FALSE;
+		return NULL;
 	}
-	if (res == CT_CERTPROV_MEX_OK) {
-		ep->ticket_url = g_steal_pointer(&mex.port_address);
-	} else {
-		g_info("no usable Web Ticket metadata (%s): using the documented path", why);
-		ep->ticket_url = g_strconcat(service, CT_WEBTICKET_NEGOTIATE, NULL);
-	}
-	ct_soap_mex_clear(&mex);
-	g_debug("Web Ticket (Negotiate) address: %s", ep->ticket_url);
-	ct_enroll_backend_step_done(CT_ENROLL_BACKEND(self), "discover", mex_url, t0, NULL);
-	return TRUE;
+	g_debug("%s address: %s", what, address);
+	return g_steal_pointer(&address);
 }
 
+/*
+ * The CertProv /mex: where to post GetAndPublishCert, and which Web Ticket service
+ * to ask; then that service's /mex: the address of its Negotiate port.
+ */
 static gboolean
 ct_certprov_discover(CtCertprov *self,
                      CtCertprovEndpoints *ep,
@@ -352,7 +320,10 @@ ct_certprov_discover(CtCertprov *self,
 	override = g_strdup(self->web_ticket_url);
 	g_mutex_unlock(&self->mutex);
 
-	if (!ct_certprov_discover_certprov(self, ep, &webticket_service, cancellable, error))
+	ep->proof_url = ct_certprov_discover_port(self, ep->service_url, CT_CERTPROV_PROOF_PORT,
+	                                          "GetAndPublishCert", CT_CERTPROV_PROOF_SUFFIX,
+	                                          &webticket_service, cancellable, error);
+	if (ep->proof_url == NULL)
 		return FALSE;
 	if (override != NULL) {
 		g_free(webticket_service);
@@ -367,7 +338,12 @@ ct_certprov_discover(CtCertprov *self,
 	if (webticket_service == NULL)
 		webticket_service =
 		    ct_certprov_same_origin(ep->service_url, CT_WEBTICKET_SERVICE_PATH);
-	return ct_certprov_discover_webticket(self, ep, webticket_service, cancellable, error);
+	while (g_str_has_suffix(webticket_service, "/"))
+		webticket_service[strlen(webticket_service) - 1] = '\0';
+	ep->ticket_url = ct_certprov_discover_port(
+	    self, webticket_service, CT_WEBTICKET_NEGOTIATE_PORT, "the web ticket request",
+	    CT_WEBTICKET_NEGOTIATE, NULL, cancellable, error);
+	return ep->ticket_url != NULL;
 }
 
 /*
