@@ -234,16 +234,11 @@ ct_soap_child_in(const xmlNode *parent, const gchar *const *nss, const gchar *na
 xmlNode *
 ct_soap_child(const xmlNode *parent, const gchar *ns, const gchar *name)
 {
-	const gchar *nss[] = {ns, NULL};
-	if (ns == NULL) {
-		for (xmlNode *c = parent != NULL ? parent->children : NULL; c != NULL;
-		     c = c->next) {
-			if (ct_soap_node_is(c, NULL, name))
-				return c;
-		}
-		return NULL;
+	for (xmlNode *c = parent != NULL ? parent->children : NULL; c != NULL; c = c->next) {
+		if (ct_soap_node_is(c, ns, name))
+			return c;
 	}
-	return ct_soap_child_in(parent, nss, name);
+	return NULL;
 }
 
 /* the next node after @node in document order, without leaving @root's subtree */
