@@ -6,7 +6,12 @@
  * Run by tests/integration/usb-provision.sh as
  *   umockdev-wrapper phonesim --state-dir DIR -- test-usb-provision --tap
  * so that libusb sees phonesim's bus; phones are added, plugged, unplugged and
- * made to misbehave with phonesim-ctl (found through $CT_BUILDDIR).
+ * made to misbehave through phonesim's control socket, in process (phonesim.h).
+ *
+ * Why in process: under umockdev-wrapper every open/read/close goes through the
+ * preload library, which takes a mutex; libusb's hotplug thread uses it too, so a
+ * fork() at the wrong moment leaves the child with that mutex locked forever. The
+ * one program this test runs (openssl) is started with posix_spawn for that reason.
  */
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -20,6 +25,7 @@
 #include <unistd.h>
 
 #include "tests/integration/ctp-host-source.h"
+#include "tests/phonesim/phonesim.h"
 #include "usbproto/device/ctp-device-session.h"
 #include "usbproto/host/ctp-host.h"
 
@@ -47,7 +53,6 @@ static struct {
 	ctp_host_context *ctx;
 	GSource *source;
 	GQueue events; /* HotplugEvent*, from ctx */
-	gchar *ctl;    /* phonesim-ctl */
 	gchar *tmpdir;
 	guint next_phone;
 } T;
@@ -121,30 +126,13 @@ run_loop_for(guint ms)
 		g_main_context_iteration(NULL, TRUE);
 }
 
-/* ---- phonesim-ctl --------------------------------------------------------- */
+/* ---- phonesim control: the phonesim-ctl commands, in process ------------- */
 
 static gboolean
 ctl_argv(const gchar *const *args, gchar **out, GError **error)
 {
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autofree gchar *out_text = NULL;
-	g_autofree gchar *err_text = NULL;
-	gint wait_status = 0;
-
-	g_ptr_array_add(argv, T.ctl);
-	for (guint i = 0; args[i] != NULL; i++)
-		g_ptr_array_add(argv, (gpointer)args[i]);
-	g_ptr_array_add(argv, NULL);
-	if (!g_spawn_sync(NULL, (gchar **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out_text,
-	                  &err_text, &wait_status, error))
-		return FALSE;
-	if (!g_spawn_check_wait_status(wait_status, error)) {
-		g_prefix_error(error, "phonesim-ctl %s: %s: ", args[0], g_strstrip(err_text));
-		return FALSE;
-	}
-	if (out != NULL)
-		*out = g_steal_pointer(&out_text);
-	return TRUE;
+	/* NULL: $PHONESIM_CONTROL, set by phonesim for its child */
+	return phonesim_client_check(NULL, args, out, error);
 }
 
 /* phonesim-ctl ARGS... NULL; the test fails if the command does */
@@ -722,7 +710,9 @@ assert_openssl_verifies_csr(const guint8 *der, gsize len)
 
 	g_assert_true(g_file_set_contents(path, (const gchar *)der, (gssize)len, &error));
 	g_assert_no_error(error);
-	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+	/* LEAVE_DESCRIPTORS_OPEN lets GLib use posix_spawn (no fork: see the top) */
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL,
+	                           G_SPAWN_SEARCH_PATH | G_SPAWN_LEAVE_DESCRIPTORS_OPEN, NULL, NULL,
 	                           &out, &err, &wait_status, &error));
 	g_assert_no_error(error);
 	if (!g_spawn_check_wait_status(wait_status, NULL))
@@ -1468,17 +1458,15 @@ test_figures(void)
 int
 main(int argc, char **argv)
 {
-	const gchar *builddir = g_getenv("CT_BUILDDIR");
 	g_autoptr(GError) error = NULL;
 	int status;
 
 	g_test_init(&argc, &argv, NULL);
-	if (g_getenv("PHONESIM_CONTROL") == NULL || builddir == NULL) {
+	if (g_getenv(PHONESIM_CONTROL_ENV) == NULL) {
 		g_printerr("test-usb-provision: run me through tests/integration/usb-provision.sh "
-		           "(needs phonesim's PHONESIM_CONTROL and CT_BUILDDIR)\n");
+		           "(needs phonesim's PHONESIM_CONTROL)\n");
 		return 1;
 	}
-	T.ctl = g_build_filename(builddir, "tests", "phonesim-ctl", NULL);
 	T.tmpdir = g_dir_make_tmp("usb-provision-XXXXXX", &error);
 	g_assert_no_error(error);
 	g_queue_init(&T.events);
@@ -1513,6 +1501,5 @@ main(int argc, char **argv)
 		g_file_delete(dir, NULL, NULL);
 	}
 	g_free(T.tmpdir);
-	g_free(T.ctl);
 	return status;
 }

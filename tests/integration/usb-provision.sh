@@ -5,7 +5,7 @@
 set -u
 : "${CT_BUILDDIR:?set CT_BUILDDIR to the build directory (tests/run-tests.sh does)}"
 export CT_BUILDDIR
-for f in tests/phonesim tests/phonesim-ctl tests/test-usb-provision; do
+for f in tests/phonesim tests/test-usb-provision; do
 	if [ ! -x "$CT_BUILDDIR/$f" ]; then
 		echo "not ok 1 - $CT_BUILDDIR/$f is missing: run 'make BUILDDIR=$CT_BUILDDIR tests'"
 		echo "1..1"
