@@ -1,7 +1,8 @@
 /*
  * Facts read from one DER X.509 certificate: its SHA-256, serial number,
- * validity and the identities it names (CN, subjectAltName URIs). Used by the
- * ledger (what was issued) and the renewal policy (what the phone holds).
+ * validity and subject (whom it names: ct_identity_cert_names_user() on x509),
+ * read with the ct-x509 helpers. Used by the ledger (what was issued) and the
+ * renewal policy (what the phone holds).
  * Reading facts is not verification: nothing here checks a signature or a chain.
  */
 #pragma once
@@ -15,14 +16,12 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	X509 *x509;         /* the parsed certificate (owned) */
-	gchar *sha256;      /* lower-case hex SHA-256 of the DER */
-	gchar *serial;      /* upper-case hex serial number, no separators */
-	gint64 not_before;  /* µs since the Unix epoch */
-	gint64 not_after;   /* µs since the Unix epoch */
-	gchar *subject;     /* RFC 2253 text, for messages */
-	gchar *common_name; /* the last CN of the subject, UTF-8, or NULL */
-	GStrv san_uris;     /* URI entries of subjectAltName (may be empty, never NULL) */
+	X509 *x509;        /* the parsed certificate (owned) */
+	gchar *sha256;     /* lower-case hex SHA-256 of the DER */
+	gchar *serial;     /* upper-case hex serial number, no separators */
+	gint64 not_before; /* µs since the Unix epoch */
+	gint64 not_after;  /* µs since the Unix epoch */
+	gchar *subject;    /* RFC 2253 text, for messages */
 } CtCertInfo;
 
 /* parse strictly (no trailing bytes, at most CTP_MAX_CERT bytes); CT_ERROR_CERT_INVALID if
@@ -30,9 +29,5 @@ typedef struct {
 CtCertInfo *ct_cert_info_new(GBytes *der, GError **error);
 void ct_cert_info_free(CtCertInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CtCertInfo, ct_cert_info_free)
-
-/* TRUE when the certificate names sip_uri: a subjectAltName URI equal to it, or a CN equal
- * to it or to it without its "sip:" scheme (ASCII case-insensitive, as SIP hosts are) */
-gboolean ct_cert_info_names_user(const CtCertInfo *info, const gchar *sip_uri);
 
 G_END_DECLS

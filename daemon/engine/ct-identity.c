@@ -223,53 +223,22 @@ ct_identity_device_id(const gchar *serial)
 	                       digest[12], digest[13], digest[14], digest[15]);
 }
 
-/* an ASN.1 string as UTF-8 text, or NULL (embedded NULs refused) */
-static gchar *
-ct_identity_asn1_to_utf8(const ASN1_STRING *s)
-{
-	unsigned char *utf8 = NULL;
-	int len = ASN1_STRING_to_UTF8(&utf8, s);
-	gchar *out = NULL;
-	if (len < 0)
-		return NULL;
-	if (memchr(utf8, '\0', (size_t)len) == NULL)
-		out = g_strndup((const gchar *)utf8, (gsize)len);
-	OPENSSL_free(utf8);
-	return out;
-}
-
 gboolean
 ct_identity_cert_names_user(X509 *cert, const gchar *sip_uri)
 {
 	g_autofree gchar *entity = NULL;
-	g_autoptr(GENERAL_NAMES) sans = NULL;
-	const X509_NAME *subject;
-	int idx = -1;
+	g_autofree gchar *cn = NULL;
+	g_auto(GStrv) uris = NULL;
 
-	if (cert == NULL || sip_uri == NULL)
+	if (cert == NULL || sip_uri == NULL || sip_uri[0] == '\0')
 		return FALSE;
+	uris = ct_x509_san_uris(cert);
+	for (guint i = 0; uris[i] != NULL; i++) {
+		if (g_ascii_strcasecmp(uris[i], sip_uri) == 0)
+			return TRUE;
+	}
 	entity = ct_identity_entity(sip_uri);
-	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
-		const GENERAL_NAME *gen = sk_GENERAL_NAME_value(sans, i);
-		g_autofree gchar *uri = NULL;
-		if (gen->type != GEN_URI)
-			continue;
-		uri = ct_identity_asn1_to_utf8(gen->d.uniformResourceIdentifier);
-		if (uri != NULL && g_ascii_strcasecmp(uri, sip_uri) == 0)
-			return TRUE;
-	}
-	/* the last CN is the most specific one */
-	subject = X509_get_subject_name(cert);
-	for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
-	     i = X509_NAME_get_index_by_NID(subject, NID_commonName, i))
-		idx = i;
-	if (idx >= 0) {
-		const X509_NAME_ENTRY *e = X509_NAME_get_entry(subject, idx);
-		g_autofree gchar *cn = ct_identity_asn1_to_utf8(X509_NAME_ENTRY_get_data(e));
-		if (cn != NULL &&
-		    (g_ascii_strcasecmp(cn, entity) == 0 || g_ascii_strcasecmp(cn, sip_uri) == 0))
-			return TRUE;
-	}
-	return FALSE;
+	cn = ct_x509_common_name(cert);
+	return cn != NULL &&
+	       (g_ascii_strcasecmp(cn, entity) == 0 || g_ascii_strcasecmp(cn, sip_uri) == 0);
 }

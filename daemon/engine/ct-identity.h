@@ -44,8 +44,9 @@ GBytes *ct_identity_san_der(const gchar *sip_uri, GError **error);
 gchar *ct_identity_device_id(const gchar *serial);
 
 /*
- * TRUE when @cert names the user: a subjectAltName URI equal to @sip_uri, or a
- * subject CN equal to the entity (or to @sip_uri); ASCII case-insensitive.
+ * TRUE when @cert names the user: a subjectAltName URI equal to @sip_uri, or its
+ * last subject CN equal to the entity (or to @sip_uri); ASCII case-insensitive, as
+ * SIP hosts are. FALSE for an empty @sip_uri.
  */
 gboolean ct_identity_cert_names_user(X509 *cert, const gchar *sip_uri);
 

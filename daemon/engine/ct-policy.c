@@ -1,6 +1,7 @@
 #include "daemon/engine/ct-policy.h"
 
 #include "daemon/engine/ct-cert-info.h"
+#include "daemon/engine/ct-identity.h"
 #include "usbproto/codec/ctp-protocol.h"
 
 #define CT_POLICY_USEC_PER_DAY (G_USEC_PER_SEC * (gint64)86400)
@@ -344,7 +345,7 @@ ct_policy_renewal_needed(GBytes *cert_der,
 		    CT_RENEWAL_REVOKED, reason,
 		    g_strdup_printf("the certificate (serial %s) was revoked by the user",
 		                    info->serial));
-	if (!ct_cert_info_names_user(info, user_sip_uri))
+	if (!ct_identity_cert_names_user(info->x509, user_sip_uri))
 		return ct_policy_renewal_status(
 		    CT_RENEWAL_OTHER_USER, reason,
 		    g_strdup_printf("the certificate is for %s, not %s", info->subject,

@@ -1,14 +1,18 @@
 #include "daemon/engine/ct-x509.h"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 #include <time.h>
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIO, BIO_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIGNUM, BN_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GENERAL_NAMES, GENERAL_NAMES_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PKCS7, PKCS7_free)
 
 void
@@ -344,6 +348,64 @@ gchar *
 ct_x509_issuer_string(X509 *cert)
 {
 	return ct_x509_name_to_string(X509_get_issuer_name(cert));
+}
+
+gchar *
+ct_x509_serial_hex(X509 *cert)
+{
+	g_autoptr(BIGNUM) bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	gchar *serial;
+	if (hex == NULL)
+		return NULL;
+	serial = g_strdup(hex);
+	OPENSSL_free(hex);
+	return serial;
+}
+
+/* an ASN.1 string as UTF-8 text, or NULL (embedded NULs refused) */
+static gchar *
+ct_x509_asn1_to_utf8(const ASN1_STRING *s)
+{
+	unsigned char *utf8 = NULL;
+	int len = ASN1_STRING_to_UTF8(&utf8, s);
+	gchar *out = NULL;
+	if (len < 0)
+		return NULL;
+	if (memchr(utf8, '\0', (size_t)len) == NULL)
+		out = g_strndup((const gchar *)utf8, (gsize)len);
+	OPENSSL_free(utf8);
+	return out;
+}
+
+gchar *
+ct_x509_common_name(X509 *cert)
+{
+	const X509_NAME *subject = X509_get_subject_name(cert);
+	int last = -1;
+	for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+	     i = X509_NAME_get_index_by_NID(subject, NID_commonName, i))
+		last = i;
+	if (last < 0)
+		return NULL;
+	return ct_x509_asn1_to_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, last)));
+}
+
+GStrv
+ct_x509_san_uris(X509 *cert)
+{
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_autoptr(GENERAL_NAMES) names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		g_autofree gchar *uri = NULL;
+		if (gn->type != GEN_URI)
+			continue;
+		uri = ct_x509_asn1_to_utf8(gn->d.uniformResourceIdentifier);
+		if (uri != NULL)
+			g_strv_builder_add(builder, uri);
+	}
+	return g_strv_builder_end(builder);
 }
 
 static gboolean

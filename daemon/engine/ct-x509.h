@@ -68,6 +68,17 @@ gchar *ct_x509_name_to_string(const X509_NAME *name);
 gchar *ct_x509_subject_string(X509 *cert);
 gchar *ct_x509_issuer_string(X509 *cert);
 
+/* the serial number in upper-case hex without separators, or NULL if unreadable */
+gchar *ct_x509_serial_hex(X509 *cert);
+
+/*
+ * The identities a certificate names, as UTF-8: the subject's last (most
+ * specific) CN, or NULL; the URI entries of subjectAltName (empty, never NULL).
+ * A value with an embedded NUL is left out: "alice\0.evil" must not pass as "alice".
+ */
+gchar *ct_x509_common_name(X509 *cert);
+GStrv ct_x509_san_uris(X509 *cert);
+
 /* the certificate's notBefore / notAfter as Unix time (FALSE if unreadable) */
 gboolean ct_x509_get_validity(X509 *cert, gint64 *not_before, gint64 *not_after);
 
