@@ -25,8 +25,17 @@ fuzz-ctp-frame_SRCS = $(CTP_CODEC_SRCS)
 fuzz-ctp-message-host_SRCS = $(CTP_CODEC_SRCS)
 fuzz-ctp-message-device_SRCS = $(CTP_CODEC_SRCS)
 
+# the device session library (usbproto/device) driven by a hostile host, with a fake
+# phone behind its ops table; input layout in tests/fuzz/fuzz-ctp-device-session.h
+CTP_DEVICE_SRCS := $(wildcard usbproto/device/*.c)
+FUZZ_DEPS += $(CTP_DEVICE_SRCS) $(wildcard usbproto/device/*.h) \
+	tests/fuzz/fuzz-ctp-device-session.h
+FUZZ_TARGETS += fuzz-ctp-device-session
+fuzz-ctp-device-session_SRCS = $(CTP_CODEC_SRCS) $(CTP_DEVICE_SRCS)
+
 # the CTP seed generator (built by 'make tests' so that it keeps compiling);
-# 'make fuzz-seeds' rewrites the committed corpora from the unit test's samples
+# 'make fuzz-seeds' rewrites the committed corpora from the unit test's samples and,
+# for fuzz-ctp-device-session, from scripted host sessions
 CTP_SEEDS_TOOL := $(BUILDDIR)/tests/make-ctp-seeds
 TEST_PROGRAMS += $(CTP_SEEDS_TOOL)
 $(CTP_SEEDS_TOOL): $(BUILDDIR)/tests/fuzz/make-seeds.o $(BUILDDIR)/tests/unit/ctp-test-messages.o \
@@ -37,7 +46,7 @@ $(CTP_SEEDS_TOOL): $(BUILDDIR)/tests/fuzz/make-seeds.o $(BUILDDIR)/tests/unit/ct
 .PHONY: fuzz-seeds
 fuzz-seeds: $(CTP_SEEDS_TOOL)
 	rm -rf tests/fuzz/corpus/fuzz-ctp-frame tests/fuzz/corpus/fuzz-ctp-message-host \
-		tests/fuzz/corpus/fuzz-ctp-message-device
+		tests/fuzz/corpus/fuzz-ctp-message-device tests/fuzz/corpus/fuzz-ctp-device-session
 	mkdir -p tests/fuzz/corpus
 	$(CTP_SEEDS_TOOL) tests/fuzz/corpus
 
