@@ -5,6 +5,7 @@
 
 #include "daemon/engine/ct-identity.h"
 #include "daemon/engine/ct-x509.h"
+#include "usbproto/codec/ctp-protocol.h"
 
 #ifndef CT_SYSCONFDIR
 #define CT_SYSCONFDIR "/etc"
@@ -65,9 +66,11 @@ typedef struct {
 	CtConfigSetter set;
 } CtConfigKey;
 
-static void
+void
 ct_allow_entry_free(CtAllowEntry *entry)
 {
+	if (entry == NULL)
+		return;
 	g_free(entry->serial);
 	g_free(entry->fingerprint);
 	g_free(entry);
@@ -422,25 +425,51 @@ ct_config_set_mode(CtConfig *self, const gchar *v, const CtConfigWhere *w, GErro
 	return TRUE;
 }
 
-/* 64 hex digits, optionally ':' between bytes; lower-case, no separators; NULL if not */
-static gchar *
-ct_config_normalize_fingerprint(const gchar *v)
+gchar *
+ct_config_normalize_fingerprint(const gchar *text)
 {
-	GString *out = g_string_new(NULL);
-	for (const gchar *p = v; *p != '\0'; p++) {
+	g_autoptr(GString) hex = g_string_new(NULL);
+	for (const gchar *p = text; *p != '\0'; p++) {
 		if (*p == ':')
 			continue;
-		if (!g_ascii_isxdigit(*p) || out->len >= 64) {
-			g_string_free(out, TRUE);
+		if (!g_ascii_isxdigit(*p) || hex->len >= 64)
 			return NULL;
-		}
-		g_string_append_c(out, g_ascii_tolower(*p));
+		g_string_append_c(hex, g_ascii_tolower(*p));
 	}
-	if (out->len != 64) {
-		g_string_free(out, TRUE);
+	if (hex->len != 64)
+		return NULL;
+	return g_string_free(g_steal_pointer(&hex), FALSE);
+}
+
+CtAllowEntry *
+ct_allow_entry_parse(const gchar *text, GError **error)
+{
+	g_autoptr(CtAllowEntry) entry = g_new0(CtAllowEntry, 1);
+	g_autofree gchar *serial = g_strstrip(g_strdup(text != NULL ? text : ""));
+	gchar *colon = strchr(serial, ':');
+
+	if (colon != NULL)
+		*colon = '\0';
+	if (serial[0] == '\0' || strlen(serial) > CTP_MAX_TEXT) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "has an entry without a serial of 1 to %u characters (use SERIAL or "
+		            "SERIAL:SHA256, separated by ';')",
+		            CTP_MAX_TEXT);
 		return NULL;
 	}
-	return g_string_free(out, FALSE);
+	if (colon != NULL) {
+		entry->fingerprint = ct_config_normalize_fingerprint(colon + 1);
+		if (entry->fingerprint == NULL) {
+			g_set_error(
+			    error, CT_ERROR, CT_ERROR_CONFIG,
+			    "has an entry for %s whose fingerprint is not a SHA-256 (64 hex "
+			    "digits)",
+			    serial);
+			return NULL;
+		}
+	}
+	entry->serial = g_steal_pointer(&serial);
+	return g_steal_pointer(&entry);
 }
 
 static gboolean
@@ -450,37 +479,21 @@ ct_config_set_allow(CtConfig *self, const gchar *v, const CtConfigWhere *w, GErr
 	g_autoptr(GPtrArray) allow =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)ct_allow_entry_free);
 	for (guint i = 0; items[i] != NULL; i++) {
-		gchar *item = g_strstrip(items[i]);
-		gchar *colon;
+		g_autoptr(GError) error_local = NULL;
 		CtAllowEntry *entry;
-		if (item[0] == '\0')
+		if (g_strstrip(items[i])[0] == '\0')
 			continue;
-		entry = g_new0(CtAllowEntry, 1);
+		entry = ct_allow_entry_parse(items[i], &error_local);
+		if (entry == NULL)
+			return ct_config_bad(error, w, v, "%s", error_local->message);
 		g_ptr_array_add(allow, entry);
-		colon = strchr(item, ':');
-		if (colon != NULL)
-			*colon = '\0';
-		if (item[0] == '\0' || strlen(item) > 64)
-			return ct_config_bad(
-			    error, w, v,
-			    "has an entry without a serial of 1 to 64 characters (use "
-			    "SERIAL or SERIAL:SHA256, separated by ';')");
-		if (colon != NULL) {
-			entry->fingerprint = ct_config_normalize_fingerprint(colon + 1);
-			if (entry->fingerprint == NULL)
-				return ct_config_bad(
-				    error, w, v,
-				    "has an entry for %s whose fingerprint is not a "
-				    "SHA-256 (64 hex digits)",
-				    item);
-		}
-		for (const gchar *p = item; *p != '\0'; p++) {
+		/* the file's own rule for serials, stricter than the entry syntax */
+		for (const gchar *p = entry->serial; *p != '\0'; p++) {
 			if (!g_ascii_isalnum(*p) && strchr("-_.", *p) == NULL)
 				return ct_config_bad(error, w, v,
 				                     "has a serial with a character other than "
 				                     "letters, digits, '-', '_', '.'");
 		}
-		entry->serial = g_strdup(item);
 	}
 	g_ptr_array_unref(self->allow);
 	self->allow = g_steal_pointer(&allow);
@@ -875,23 +888,26 @@ ct_config_get_allow_list(CtConfig *self)
 	return self->allow;
 }
 
-gboolean
-ct_config_is_allowed(CtConfig *self, const gchar *serial, const gchar *fingerprint)
+const CtAllowEntry *
+ct_allow_list_match(GPtrArray *allow, const gchar *serial, const gchar *fingerprint)
 {
-	g_autofree gchar *fp = NULL;
-	g_return_val_if_fail(CT_IS_CONFIG(self), FALSE);
-	if (serial == NULL)
-		return FALSE;
-	if (fingerprint != NULL)
-		fp = ct_config_normalize_fingerprint(fingerprint);
-	for (guint i = 0; i < self->allow->len; i++) {
-		CtAllowEntry *e = g_ptr_array_index(self->allow, i);
+	g_autofree gchar *fp =
+	    fingerprint != NULL ? ct_config_normalize_fingerprint(fingerprint) : NULL;
+	for (guint i = 0; allow != NULL && serial != NULL && i < allow->len; i++) {
+		const CtAllowEntry *e = g_ptr_array_index(allow, i);
 		if (g_strcmp0(e->serial, serial) != 0)
 			continue;
 		if (e->fingerprint == NULL || g_strcmp0(e->fingerprint, fp) == 0)
-			return TRUE;
+			return e;
 	}
-	return FALSE;
+	return NULL;
+}
+
+gboolean
+ct_config_is_allowed(CtConfig *self, const gchar *serial, const gchar *fingerprint)
+{
+	g_return_val_if_fail(CT_IS_CONFIG(self), FALSE);
+	return ct_allow_list_match(self->allow, serial, fingerprint) != NULL;
 }
 
 guint

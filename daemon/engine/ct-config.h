@@ -94,11 +94,38 @@ typedef enum {
 	CT_POLICY_MODE_ALWAYS,
 } CtPolicyMode;
 
-/* one [policy] allow entry */
+/*
+ * One [policy] allow entry. Its syntax and matching live here, for the
+ * configuration and the policy alike (ct_policy_decide() takes these).
+ */
 typedef struct {
 	gchar *serial;      /* device serial, as written */
 	gchar *fingerprint; /* lower-case hex SHA-256 (64 digits, no separators), or NULL */
 } CtAllowEntry;
+
+void ct_allow_entry_free(CtAllowEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CtAllowEntry, ct_allow_entry_free)
+
+/*
+ * "SERIAL" or "SERIAL:SHA256", blanks around it ignored: SERIAL is 1-64
+ * characters, SHA256 as ct_config_normalize_fingerprint() takes it.
+ * CT_ERROR_CONFIG otherwise, with a message that follows the value it is about
+ * ("has an entry for SN whose fingerprint ..."). [policy] allow= further
+ * restricts SERIAL to letters, digits, '-', '_' and '.'.
+ */
+CtAllowEntry *ct_allow_entry_parse(const gchar *text, GError **error);
+
+/* 64 hex digits, any case, ':' allowed between bytes: lower-case without separators, or
+ * NULL when @text is not that */
+gchar *ct_config_normalize_fingerprint(const gchar *text);
+
+/*
+ * The entry of @allow (CtAllowEntry elements, may be NULL) that names @serial and, when
+ * the entry has one, @fingerprint (any form ct_config_normalize_fingerprint() takes); or
+ * NULL.
+ */
+const CtAllowEntry *
+ct_allow_list_match(GPtrArray *allow, const gchar *serial, const gchar *fingerprint);
 
 #define CT_CONFIG_DEFAULT_TIMEOUT_S         30
 #define CT_CONFIG_DEFAULT_RENEW_BEFORE_DAYS 30
@@ -167,8 +194,7 @@ guint ct_config_get_renew_before_days(CtConfig *self);
 CtPolicyMode ct_config_get_policy_mode(CtConfig *self);
 /* CtAllowEntry elements, never NULL */
 GPtrArray *ct_config_get_allow_list(CtConfig *self);
-/* TRUE if an allow entry names @serial and, when the entry has one, @fingerprint
- * (hex, any case, ':' separators allowed) */
+/* TRUE if an allow entry matches (ct_allow_list_match()) */
 gboolean ct_config_is_allowed(CtConfig *self, const gchar *serial, const gchar *fingerprint);
 
 /* [retry] */

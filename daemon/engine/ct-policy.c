@@ -2,7 +2,6 @@
 
 #include "daemon/engine/ct-cert-info.h"
 #include "daemon/engine/ct-identity.h"
-#include "usbproto/codec/ctp-protocol.h"
 
 #define CT_POLICY_USEC_PER_DAY (G_USEC_PER_SEC * (gint64)86400)
 
@@ -36,75 +35,15 @@ ct_policy_verdict_to_string(CtPolicyVerdict verdict)
 	return "unknown";
 }
 
-/* 64 hex digits, optionally with ':' between the bytes; lower-case copy or NULL */
-static gchar *
-ct_policy_normalize_fpr(const gchar *text)
-{
-	g_autoptr(GString) hex = g_string_new(NULL);
-	for (const gchar *p = text; *p != '\0'; p++) {
-		if (*p == ':')
-			continue;
-		if (!g_ascii_isxdigit(*p))
-			return NULL;
-		g_string_append_c(hex, g_ascii_tolower(*p));
-	}
-	if (hex->len != 64)
-		return NULL;
-	return g_string_free(g_steal_pointer(&hex), FALSE);
-}
-
-static gboolean
-ct_policy_parse_allow_entry(const gchar *entry, gchar **serial, gchar **fpr, GError **error)
-{
-	g_autofree gchar *copy = g_strstrip(g_strdup(entry != NULL ? entry : ""));
-	gchar *colon = strchr(copy, ':');
-	g_autofree gchar *fpr_text = NULL;
-
-	if (colon != NULL) {
-		*colon = '\0';
-		fpr_text = ct_policy_normalize_fpr(colon + 1);
-		if (fpr_text == NULL) {
-			g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
-			            "allow entry '%s': after the serial and ':' comes the SHA-256 "
-			            "of the device identity key, 64 hex digits",
-			            entry);
-			return FALSE;
-		}
-	}
-	if (copy[0] == '\0' || strlen(copy) > CTP_MAX_TEXT) {
-		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
-		            "allow entry '%s': the serial must be 1 to %u characters",
-		            entry != NULL ? entry : "", CTP_MAX_TEXT);
-		return FALSE;
-	}
-	*serial = g_steal_pointer(&copy);
-	*fpr = g_steal_pointer(&fpr_text);
-	return TRUE;
-}
-
 gboolean
 ct_policy_check_allow_entry(const gchar *entry, GError **error)
 {
-	g_autofree gchar *serial = NULL;
-	g_autofree gchar *fpr = NULL;
-	return ct_policy_parse_allow_entry(entry, &serial, &fpr, error);
-}
-
-/* the entry that lets this device in, or NULL */
-static const gchar *
-ct_policy_allow_match(const gchar *const *allow, const gchar *serial, const gchar *fpr)
-{
-	for (guint i = 0; allow != NULL && allow[i] != NULL; i++) {
-		g_autofree gchar *entry_serial = NULL;
-		g_autofree gchar *entry_fpr = NULL;
-		if (!ct_policy_parse_allow_entry(allow[i], &entry_serial, &entry_fpr, NULL))
-			continue;
-		if (g_strcmp0(entry_serial, serial) != 0)
-			continue;
-		if (entry_fpr == NULL || g_strcmp0(entry_fpr, fpr) == 0)
-			return allow[i];
+	g_autoptr(CtAllowEntry) parsed = ct_allow_entry_parse(entry, error);
+	if (parsed == NULL) {
+		g_prefix_error(error, "[policy] allow=%s ", entry != NULL ? entry : "");
+		return FALSE;
 	}
-	return NULL;
+	return TRUE;
 }
 
 static gboolean
@@ -170,7 +109,7 @@ ct_policy_find_clone_of(
 
 CtPolicyDecision *
 ct_policy_decide(const gchar *mode,
-                 const gchar *const *allow,
+                 GPtrArray *allow,
                  CtLedger *ledger,
                  const gchar *serial,
                  const gchar *identity_fpr,
@@ -183,7 +122,7 @@ ct_policy_decide(const gchar *mode,
 	g_autoptr(CtLedgerDevice) device = NULL;
 	g_autoptr(GError) error_local = NULL;
 	CtPolicyFlags flags = CT_POLICY_FLAG_NONE;
-	const gchar *entry;
+	const CtAllowEntry *entry;
 
 	g_return_val_if_fail(CT_IS_LEDGER(ledger), NULL);
 	if (!ct_policy_parse_mode(mode, &kind, error))
@@ -193,7 +132,7 @@ ct_policy_decide(const gchar *mode,
 		                    "a policy decision needs the device serial and identity");
 		return NULL;
 	}
-	fpr = ct_policy_normalize_fpr(identity_fpr);
+	fpr = ct_config_normalize_fingerprint(identity_fpr);
 	if (fpr == NULL) {
 		g_set_error_literal(error, CT_ERROR, CT_ERROR_INVALID_ARGS,
 		                    "the identity fingerprint must be 64 hex digits");
@@ -234,11 +173,13 @@ ct_policy_decide(const gchar *mode,
 		                       serial, other_fpr);
 	}
 
-	entry = ct_policy_allow_match(allow, serial, fpr);
+	entry = ct_allow_list_match(allow, serial, fpr);
 	if (entry != NULL) {
 		return ct_policy_decision_new(
 		    CT_POLICY_VERDICT_APPROVED, flags, NULL,
-		    g_strdup_printf("the allow list names device %s (entry '%s')%s", serial, entry,
+		    g_strdup_printf("the allow list names device %s (entry '%s%s%s')%s", serial,
+		                    entry->serial, entry->fingerprint != NULL ? ":" : "",
+		                    entry->fingerprint != NULL ? entry->fingerprint : "",
 		                    note != NULL ? note : ""));
 	}
 	switch (kind) {
@@ -261,6 +202,24 @@ ct_policy_decide(const gchar *mode,
 		                    "device %s with identity %.16s…%s",
 		                    serial, fpr, note != NULL ? note : ""));
 	}
+}
+
+CtPolicyDecision *
+ct_policy_decide_text(const gchar *mode,
+                      const gchar *const *allow,
+                      CtLedger *ledger,
+                      const gchar *serial,
+                      const gchar *identity_fpr,
+                      GError **error)
+{
+	g_autoptr(GPtrArray) entries =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)ct_allow_entry_free);
+	for (guint i = 0; allow != NULL && allow[i] != NULL; i++) {
+		CtAllowEntry *entry = ct_allow_entry_parse(allow[i], NULL);
+		if (entry != NULL)
+			g_ptr_array_add(entries, entry);
+	}
+	return ct_policy_decide(mode, entries, ledger, serial, identity_fpr, error);
 }
 
 /* ---- renewal ---- */

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "daemon/engine/ct-config.h"
 #include "daemon/engine/ct-error.h"
 #include "daemon/engine/ct-ledger.h"
 
@@ -41,22 +42,32 @@ const gchar *ct_policy_verdict_to_string(CtPolicyVerdict verdict);
 /*
  * Decide for the device (serial, identity_fpr) whose identity signature was verified.
  *   mode:  "ask", "allowlist" or "always" ([policy] mode); anything else is CT_ERROR_CONFIG
- *   allow: entries "SERIAL" (any identity key) or "SERIAL:FPR" (that key only; FPR is 64
- *          hex digits, ':' allowed between bytes); NULL = empty. Malformed entries never
- *          match (ct_policy_check_allow_entry() reports them when the config is loaded).
+ *   allow: CtAllowEntry elements ([policy] allow, ct_config_get_allow_list()); NULL = empty.
+ *          An entry admits its serial with any identity key, or only with its fingerprint
+ *          (ct_allow_list_match()).
  * Order: a ledger decision for this exact identity (rejected, then paired) wins; otherwise
  * the device is unknown and is approved when an allow entry matches or the mode is
  * "always", waits for approval in mode "ask", and is rejected in mode "allowlist".
  * Returns NULL only when the ledger cannot be read or the mode is unknown.
  */
 CtPolicyDecision *ct_policy_decide(const gchar *mode,
-                                   const gchar *const *allow,
+                                   GPtrArray *allow,
                                    CtLedger *ledger,
                                    const gchar *serial,
                                    const gchar *identity_fpr,
                                    GError **error);
 
-/* TRUE if entry is a well-formed allow entry; else CT_ERROR_CONFIG saying what is wrong */
+/* the same with allow entries as text ("SERIAL" or "SERIAL:FPR", ct_allow_entry_parse());
+ * malformed entries never match */
+CtPolicyDecision *ct_policy_decide_text(const gchar *mode,
+                                        const gchar *const *allow,
+                                        CtLedger *ledger,
+                                        const gchar *serial,
+                                        const gchar *identity_fpr,
+                                        GError **error);
+
+/* TRUE if entry is a well-formed allow entry (ct_allow_entry_parse()); else CT_ERROR_CONFIG
+ * saying what is wrong */
 gboolean ct_policy_check_allow_entry(const gchar *entry, GError **error);
 
 typedef enum {

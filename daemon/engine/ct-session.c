@@ -719,34 +719,18 @@ ct_session_continue_approved(CtSession *self)
 	ct_session_run_status(self);
 }
 
-static gchar **
-ct_session_allow_list(CtConfig *config)
-{
-	GPtrArray *entries = ct_config_get_allow_list(config);
-	GPtrArray *out = g_ptr_array_new();
-	for (guint i = 0; entries != NULL && i < entries->len; i++) {
-		CtAllowEntry *entry = g_ptr_array_index(entries, i);
-		g_ptr_array_add(out,
-		                entry->fingerprint != NULL
-		                    ? g_strdup_printf("%s:%s", entry->serial, entry->fingerprint)
-		                    : g_strdup(entry->serial));
-	}
-	g_ptr_array_add(out, NULL);
-	return (gchar **)g_ptr_array_free(out, FALSE);
-}
-
 static void
 ct_session_apply_policy(CtSession *self)
 {
 	CtConfig *config = ct_engine_get_config(self->engine);
-	g_auto(GStrv) allow = ct_session_allow_list(config);
 	g_autoptr(CtPolicyDecision) decision = NULL;
 	g_autoptr(GError) error = NULL;
 
-	decision = ct_policy_decide(ct_policy_mode_to_string(ct_config_get_policy_mode(config)),
-	                            (const gchar *const *)allow, ct_engine_get_ledger(self->engine),
-	                            ct_device_get_serial(self->device),
-	                            ct_device_get_identity_fingerprint(self->device), &error);
+	decision =
+	    ct_policy_decide(ct_policy_mode_to_string(ct_config_get_policy_mode(config)),
+	                     ct_config_get_allow_list(config), ct_engine_get_ledger(self->engine),
+	                     ct_device_get_serial(self->device),
+	                     ct_device_get_identity_fingerprint(self->device), &error);
 	if (decision == NULL) {
 		ct_session_fail(self, error);
 		return;

@@ -52,7 +52,8 @@ decide(
     Fixture *f, const gchar *mode, const gchar *const *allow, const gchar *serial, const gchar *fpr)
 {
 	g_autoptr(GError) error = NULL;
-	CtPolicyDecision *decision = ct_policy_decide(mode, allow, f->ledger, serial, fpr, &error);
+	CtPolicyDecision *decision =
+	    ct_policy_decide_text(mode, allow, f->ledger, serial, fpr, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(decision);
 	g_assert_nonnull(decision->reason);
