@@ -313,11 +313,12 @@ ct_ledger_bind_id(sqlite3_stmt *stmt, int idx, gint64 id)
 	return id == 0 ? sqlite3_bind_null(stmt, idx) : sqlite3_bind_int64(stmt, idx, id);
 }
 
-/* run a statement that returns no row */
+/* run a statement that returns no row; @bind_rc: its binds' results or-ed together */
 static gboolean
-ct_ledger_step_done(CtLedger *self, sqlite3_stmt *stmt, const gchar *doing, GError **error)
+ct_ledger_step_done(
+    CtLedger *self, sqlite3_stmt *stmt, int bind_rc, const gchar *doing, GError **error)
 {
-	if (sqlite3_step(stmt) != SQLITE_DONE)
+	if (bind_rc != SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE)
 		return ct_ledger_sql_error(self, doing, error);
 	return TRUE;
 }
@@ -852,11 +853,7 @@ ct_ledger_decide_device(CtLedger *self,
 	     ct_ledger_bind_text(stmt, 6, ct_ledger_decision_to_string(decision)) |
 	     ct_ledger_bind_text(stmt, 7, decision == CT_LEDGER_DECISION_PAIRED ? user : NULL) |
 	     sqlite3_bind_int64(stmt, 8, now);
-	if (rc != SQLITE_OK) {
-		ct_ledger_sql_error(self, "recording a device", error);
-		return NULL;
-	}
-	if (!ct_ledger_step_done(self, stmt, "recording a device", error))
+	if (!ct_ledger_step_done(self, stmt, rc, "recording a device", error))
 		return NULL;
 	if (!ct_ledger_txn_commit(txn, error))
 		return NULL;
@@ -903,6 +900,7 @@ ct_ledger_forget_device(CtLedger *self,
 	g_autoptr(CtLedgerTxn) txn = NULL;
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	g_autofree gchar *fpr = NULL;
+	int rc;
 
 	g_return_val_if_fail(CT_IS_LEDGER(self), FALSE);
 	g_return_val_if_fail(ct_ledger_is_owner(self), FALSE);
@@ -923,9 +921,8 @@ ct_ledger_forget_device(CtLedger *self,
 	                         error);
 	if (stmt == NULL)
 		return FALSE;
-	if ((ct_ledger_bind_text(stmt, 1, serial) | ct_ledger_bind_text(stmt, 2, fpr)) != SQLITE_OK)
-		return ct_ledger_sql_error(self, "forgetting a device", error);
-	if (!ct_ledger_step_done(self, stmt, "forgetting a device", error))
+	rc = ct_ledger_bind_text(stmt, 1, serial) | ct_ledger_bind_text(stmt, 2, fpr);
+	if (!ct_ledger_step_done(self, stmt, rc, "forgetting a device", error))
 		return FALSE;
 	if (sqlite3_changes(self->db) == 0) {
 		g_set_error(error, CT_ERROR, CT_ERROR_NOT_FOUND,
@@ -1116,11 +1113,7 @@ ct_ledger_enrollment_begin(CtLedger *self,
 		     ct_ledger_bind_text(stmt, 6, backend) |
 		     sqlite3_bind_int64(stmt, 7, g_get_real_time());
 	}
-	if (rc != SQLITE_OK) {
-		ct_ledger_sql_error(self, "recording an enrollment", error);
-		return NULL;
-	}
-	if (!ct_ledger_step_done(self, stmt, "recording an enrollment", error))
+	if (!ct_ledger_step_done(self, stmt, rc, "recording an enrollment", error))
 		return NULL;
 	if (!ct_ledger_txn_commit(txn, error))
 		return NULL;
@@ -1154,6 +1147,7 @@ ct_ledger_enrollment_add_attempt(CtLedger *self,
 	g_autoptr(CtLedgerTxn) txn = NULL;
 	g_autoptr(CtLedgerEnrollment) e = NULL;
 	g_autoptr(sqlite3_stmt) stmt = NULL;
+	int rc;
 
 	g_return_val_if_fail(CT_IS_LEDGER(self), FALSE);
 	g_return_val_if_fail(ct_ledger_is_owner(self), FALSE);
@@ -1169,9 +1163,8 @@ ct_ledger_enrollment_add_attempt(CtLedger *self,
 	    self, "UPDATE enrollments SET attempts = attempts + 1 WHERE id = ?1", error);
 	if (stmt == NULL)
 		return FALSE;
-	if (sqlite3_bind_int64(stmt, 1, e->id) != SQLITE_OK)
-		return ct_ledger_sql_error(self, "counting an attempt", error);
-	if (!ct_ledger_step_done(self, stmt, "counting an attempt", error))
+	rc = sqlite3_bind_int64(stmt, 1, e->id);
+	if (!ct_ledger_step_done(self, stmt, rc, "counting an attempt", error))
 		return FALSE;
 	if (!ct_ledger_txn_commit(txn, error))
 		return FALSE;
@@ -1253,9 +1246,7 @@ ct_ledger_enrollment_record_issued(CtLedger *self,
 	     ct_ledger_bind_text(stmt, 6, info->sha256) |
 	     sqlite3_bind_int64(stmt, 7, info->not_after) |
 	     sqlite3_bind_int64(stmt, 8, g_get_real_time());
-	if (rc != SQLITE_OK)
-		return ct_ledger_sql_error(self, "recording an issued certificate", error);
-	if (!ct_ledger_step_done(self, stmt, "recording an issued certificate", error))
+	if (!ct_ledger_step_done(self, stmt, rc, "recording an issued certificate", error))
 		return FALSE;
 	return ct_ledger_txn_commit(txn, error);
 }
@@ -1266,6 +1257,7 @@ ct_ledger_enrollment_mark_installed(CtLedger *self, const gchar *csr_sha256, GEr
 	g_autoptr(CtLedgerTxn) txn = NULL;
 	g_autoptr(CtLedgerEnrollment) e = NULL;
 	g_autoptr(sqlite3_stmt) stmt = NULL;
+	int rc;
 
 	g_return_val_if_fail(CT_IS_LEDGER(self), FALSE);
 	g_return_val_if_fail(ct_ledger_is_owner(self), FALSE);
@@ -1285,10 +1277,8 @@ ct_ledger_enrollment_mark_installed(CtLedger *self, const gchar *csr_sha256, GEr
 	                         error);
 	if (stmt == NULL)
 		return FALSE;
-	if ((sqlite3_bind_int64(stmt, 1, e->id) | sqlite3_bind_int64(stmt, 2, g_get_real_time())) !=
-	    SQLITE_OK)
-		return ct_ledger_sql_error(self, "marking an enrollment installed", error);
-	if (!ct_ledger_step_done(self, stmt, "marking an enrollment installed", error))
+	rc = sqlite3_bind_int64(stmt, 1, e->id) | sqlite3_bind_int64(stmt, 2, g_get_real_time());
+	if (!ct_ledger_step_done(self, stmt, rc, "marking an enrollment installed", error))
 		return FALSE;
 	return ct_ledger_txn_commit(txn, error);
 }
@@ -1304,6 +1294,7 @@ ct_ledger_enrollment_mark_failed(CtLedger *self,
 	g_autoptr(CtLedgerEnrollment) e = NULL;
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	g_autofree gchar *message = ct_ledger_bounded_message(error_message);
+	int rc;
 
 	g_return_val_if_fail(CT_IS_LEDGER(self), FALSE);
 	g_return_val_if_fail(ct_ledger_is_owner(self), FALSE);
@@ -1323,10 +1314,9 @@ ct_ledger_enrollment_mark_failed(CtLedger *self,
 	                         error);
 	if (stmt == NULL)
 		return FALSE;
-	if ((sqlite3_bind_int64(stmt, 1, e->id) | ct_ledger_bind_text(stmt, 2, error_code) |
-	     ct_ledger_bind_text(stmt, 3, message)) != SQLITE_OK)
-		return ct_ledger_sql_error(self, "marking an enrollment failed", error);
-	if (!ct_ledger_step_done(self, stmt, "marking an enrollment failed", error))
+	rc = sqlite3_bind_int64(stmt, 1, e->id) | ct_ledger_bind_text(stmt, 2, error_code) |
+	     ct_ledger_bind_text(stmt, 3, message);
+	if (!ct_ledger_step_done(self, stmt, rc, "marking an enrollment failed", error))
 		return FALSE;
 	return ct_ledger_txn_commit(txn, error);
 }
@@ -1379,6 +1369,7 @@ ct_ledger_revoke(CtLedger *self, const gchar *cert_sha256, const gchar *reason, 
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	g_autofree gchar *hash = NULL;
 	g_autofree gchar *why = ct_ledger_bounded_message(reason);
+	int rc;
 
 	g_return_val_if_fail(CT_IS_LEDGER(self), FALSE);
 	g_return_val_if_fail(ct_ledger_is_owner(self), FALSE);
@@ -1394,10 +1385,9 @@ ct_ledger_revoke(CtLedger *self, const gchar *cert_sha256, const gchar *reason, 
 	                         error);
 	if (stmt == NULL)
 		return FALSE;
-	if ((ct_ledger_bind_text(stmt, 1, hash) | sqlite3_bind_int64(stmt, 2, g_get_real_time()) |
-	     ct_ledger_bind_text(stmt, 3, why)) != SQLITE_OK)
-		return ct_ledger_sql_error(self, "recording a revocation", error);
-	if (!ct_ledger_step_done(self, stmt, "recording a revocation", error))
+	rc = ct_ledger_bind_text(stmt, 1, hash) | sqlite3_bind_int64(stmt, 2, g_get_real_time()) |
+	     ct_ledger_bind_text(stmt, 3, why);
+	if (!ct_ledger_step_done(self, stmt, rc, "recording a revocation", error))
 		return FALSE;
 	return ct_ledger_txn_commit(txn, error);
 }
@@ -1438,6 +1428,7 @@ ct_ledger_add_event(CtLedger *self,
 	g_autofree gchar *text = ct_ledger_bounded_message(message);
 	g_autofree gchar *serial_text = ct_ledger_bounded_message(serial);
 	gint64 id;
+	int rc;
 
 	g_return_val_if_fail(CT_IS_LEDGER(self), FALSE);
 	g_return_val_if_fail(ct_ledger_is_owner(self), FALSE);
@@ -1452,12 +1443,11 @@ ct_ledger_add_event(CtLedger *self,
 	                           error);
 	if (insert == NULL)
 		return FALSE;
-	if ((ct_ledger_bind_id(insert, 1, device_id) |
+	rc = ct_ledger_bind_id(insert, 1, device_id) |
 	     sqlite3_bind_int64(insert, 2, g_get_real_time()) |
 	     ct_ledger_bind_text(insert, 3, serial_text) | ct_ledger_bind_text(insert, 4, state) |
-	     ct_ledger_bind_text(insert, 5, text)) != SQLITE_OK)
-		return ct_ledger_sql_error(self, "recording an event", error);
-	if (!ct_ledger_step_done(self, insert, "recording an event", error))
+	     ct_ledger_bind_text(insert, 5, text);
+	if (!ct_ledger_step_done(self, insert, rc, "recording an event", error))
 		return FALSE;
 	id = sqlite3_last_insert_rowid(self->db);
 
@@ -1466,9 +1456,8 @@ ct_ledger_add_event(CtLedger *self,
 	prune = ct_ledger_prepare(self, "DELETE FROM events WHERE id <= ?1", error);
 	if (prune == NULL)
 		return FALSE;
-	if (sqlite3_bind_int64(prune, 1, id - (gint64)self->event_retention) != SQLITE_OK)
-		return ct_ledger_sql_error(self, "pruning old events", error);
-	if (!ct_ledger_step_done(self, prune, "pruning old events", error))
+	rc = sqlite3_bind_int64(prune, 1, id - (gint64)self->event_retention);
+	if (!ct_ledger_step_done(self, prune, rc, "pruning old events", error))
 		return FALSE;
 	return ct_ledger_txn_commit(txn, error);
 }
