@@ -87,10 +87,14 @@ all: $(ALL_TARGETS)
 tests: all $(TEST_PROGRAMS)
 
 # 'make check' = deps, both variants, then every test; the runner prints the summary line
+# builds use every core unless the caller chose -jN itself
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+check_j = $(if $(findstring -j,$(MAKEFLAGS)),,-j$(CHECK_JOBS))
+
 check: deps
-	+$(MAKE) --no-print-directory BUILDDIR=build tests
-	+$(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 tests
-	+$(MAKE) --no-print-directory fuzz-build
+	+$(MAKE) --no-print-directory $(check_j) BUILDDIR=build tests
+	+$(MAKE) --no-print-directory $(check_j) BUILDDIR=build-asan SANITIZE=1 tests
+	+$(MAKE) --no-print-directory $(check_j) fuzz-build
 	+$(MAKE) --no-print-directory check-run
 
 check-run:
@@ -98,11 +102,11 @@ check-run:
 		--unit "$(UNIT_TESTS)" --integration "$(INTEGRATION_TESTS)" --fuzz "$(FUZZ_TARGETS)"
 
 demo: deps
-	+$(MAKE) --no-print-directory BUILDDIR=build all tests
+	+$(MAKE) --no-print-directory $(check_j) BUILDDIR=build all tests
 	tests/demo.sh
 
 bench: deps
-	+$(MAKE) --no-print-directory BUILDDIR=build all tests
+	+$(MAKE) --no-print-directory $(check_j) BUILDDIR=build all tests
 	tests/bench/run-bench.sh
 
 fuzz: deps fuzz-build

@@ -44,22 +44,23 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$SRCDIR/tests/lsan.supp:print_s
 export G_DEBUG=${G_DEBUG:-fatal-criticals}
 export G_SLICE=always-malloc
 
-# run one program, parse its TAP, add to the totals
-# usage: run_one KIND LABEL COMMAND...
+# run one program and judge its TAP into RESULTDIR/N.result; the summary is
+# printed later, in the order the programs were queued
+# usage: run_one N KIND LABEL COMMAND...
 run_one() {
-	local kind=$1 label=$2
-	shift 2
+	local n=$1 kind=$2 label=$3
+	shift 3
 	local log="$LOGDIR/$(echo "$label" | tr '/ ' '__').log"
 	local t0 t1 rc
 	t0=$(date +%s.%N)
-	timeout --kill-after=10 "$CT_TEST_TIMEOUT" "$@" >"$log" 2>&1
+	timeout --kill-after=10 "$CT_TEST_TIMEOUT" "$@" >"$log" 2>&1 </dev/null
 	rc=$?
 	t1=$(date +%s.%N)
 	local pass fail skip noreason
-	pass=$(grep -cE '^ok [0-9]+' "$log" | head -1)
-	skip=$(grep -cE '^ok [0-9]+.*# ?SKIP' "$log" | head -1)
-	noreason=$(grep -cE '^ok [0-9]+.*# ?SKIP[[:space:]]*$' "$log" | head -1)
-	fail=$(grep -cE '^not ok [0-9]+' "$log" | head -1)
+	pass=$(grep -cE '^ok [0-9]+' "$log")
+	skip=$(grep -cE '^ok [0-9]+.*# ?SKIP' "$log")
+	noreason=$(grep -cE '^ok [0-9]+.*# ?SKIP[[:space:]]*$' "$log")
+	fail=$(grep -cE '^not ok [0-9]+' "$log")
 	pass=$((pass - skip))
 	local why=""
 	if [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
@@ -91,25 +92,29 @@ run_one() {
 		fail=$((fail + skip))
 		why="integration test skipped under CT_CHECK_STRICT=1: $(grep -m1 -E '# ?SKIP' "$log")"
 	fi
-	total_pass=$((total_pass + pass))
-	total_fail=$((total_fail + fail))
-	total_skip=$((total_skip + skip))
-	local secs
-	secs=$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")
-	if [ "$fail" = 0 ]; then
-		printf 'PASS %-48s %3d ok %2d skipped  %6ss\n' "$label" "$pass" "$skip" "$secs"
-	else
-		printf 'FAIL %-48s %3d ok %2d failed   %6ss  %s\n' "$label" "$pass" "$fail" "$secs" "$why"
-		failed_programs+=("$label")
-		echo "---- last lines of $log ----"
-		tail -n 40 "$log" | sed 's/^/    /'
-		echo "----"
-	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pass" "$fail" "$skip" \
+		"$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")" "$label" "$log" "$why" \
+		>"$RESULTDIR/$n.result"
+}
+
+# the queue: one line per program, run CT_TEST_JOBS at a time (default: the
+# number of cores). Integration tests each use their own network namespace,
+# temp dirs, bus and emulated USB bus, so they do not see each other.
+RESULTDIR=$(mktemp -d)
+trap 'rm -rf "$RESULTDIR"' EXIT
+: "${CT_TEST_JOBS:=$(nproc)}"
+queued=0
+queue() {
+	queued=$((queued + 1))
+	while [ "$(jobs -rp | wc -l)" -ge "$CT_TEST_JOBS" ]; do
+		wait -n
+	done
+	run_one "$queued" "$@" &
 }
 
 for v in $variants; do
 	for t in $unit; do
-		run_one unit "$v/$t" env CT_BUILDDIR="$SRCDIR/$v" "$SRCDIR/$v/tests/$t" --tap
+		queue unit "$v/$t" env CT_BUILDDIR="$SRCDIR/$v" "$SRCDIR/$v/tests/$t" --tap
 	done
 done
 
@@ -119,12 +124,30 @@ for v in $variants; do
 		*/*) cmd=("$SRCDIR/$t") ;;
 		*) cmd=("$SRCDIR/$v/tests/$t" --tap) ;;
 		esac
-		run_one integration "$v/$(basename "$t")" env CT_BUILDDIR="$SRCDIR/$v" "${cmd[@]}"
+		queue integration "$v/$(basename "$t")" env CT_BUILDDIR="$SRCDIR/$v" "${cmd[@]}"
 	done
 done
 
 for f in $fuzz; do
-	run_one fuzz "fuzz/$f" "$SRCDIR/tests/fuzz/run-fuzz.sh" --seconds "$fuzz_seconds" --tap "$f"
+	queue fuzz "fuzz/$f" "$SRCDIR/tests/fuzz/run-fuzz.sh" --seconds "$fuzz_seconds" --tap "$f"
+done
+
+wait
+
+for i in $(seq 1 "$queued"); do
+	IFS=$'\t' read -r pass fail skip secs label log why <"$RESULTDIR/$i.result"
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+	total_skip=$((total_skip + skip))
+	if [ "$fail" = 0 ]; then
+		printf 'PASS %-48s %3d ok %2d skipped  %6ss\n' "$label" "$pass" "$skip" "$secs"
+	else
+		printf 'FAIL %-48s %3d ok %2d failed   %6ss  %s\n' "$label" "$pass" "$fail" "$secs" "$why"
+		failed_programs+=("$label")
+		echo "---- last lines of $log ----"
+		tail -n 40 "$log" | sed 's/^/    /'
+		echo "----"
+	fi
 done
 
 if [ ${#failed_programs[@]} -gt 0 ]; then
