@@ -457,6 +457,16 @@ ct_allow_entry_parse(const gchar *text, GError **error)
 		            CTP_MAX_TEXT);
 		return NULL;
 	}
+	/* a serial as PROTOCOL.md defines it (printable ASCII, no space); ':' and ';'
+	 * cannot appear in an entry since they separate its parts */
+	for (const gchar *p = serial; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || *p == ';') {
+			g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+			            "has a serial with a space or a character that is not printable "
+			            "ASCII");
+			return NULL;
+		}
+	}
 	if (colon != NULL) {
 		entry->fingerprint = ct_config_normalize_fingerprint(colon + 1);
 		if (entry->fingerprint == NULL) {
@@ -487,13 +497,6 @@ ct_config_set_allow(CtConfig *self, const gchar *v, const CtConfigWhere *w, GErr
 		if (entry == NULL)
 			return ct_config_bad(error, w, v, "%s", error_local->message);
 		g_ptr_array_add(allow, entry);
-		/* the file's own rule for serials, stricter than the entry syntax */
-		for (const gchar *p = entry->serial; *p != '\0'; p++) {
-			if (!g_ascii_isalnum(*p) && strchr("-_.", *p) == NULL)
-				return ct_config_bad(error, w, v,
-				                     "has a serial with a character other than "
-				                     "letters, digits, '-', '_', '.'");
-		}
 	}
 	g_ptr_array_unref(self->allow);
 	self->allow = g_steal_pointer(&allow);

@@ -51,7 +51,8 @@
  *       ask: wait for the user's approval; allowlist: provision only listed
  *       devices; always: provision every device (bench use)
  *   allow = ENTRY;ENTRY;...  (empty)
- *       ENTRY is SERIAL or SERIAL:SHA256 where SERIAL is 1-64 of A-Z a-z 0-9 - _ .
+ *       ENTRY is SERIAL or SERIAL:SHA256 where SERIAL is 1-64 printable ASCII characters
+ *       without spaces, ':' or ';' (the phone's serial as PROTOCOL.md defines it)
  *       and SHA256 the device identity key's fingerprint, 64 hex digits (':' allowed
  *       between bytes)
  * [retry]
@@ -108,10 +109,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CtAllowEntry, ct_allow_entry_free)
 
 /*
  * "SERIAL" or "SERIAL:SHA256", blanks around it ignored: SERIAL is 1-64
- * characters, SHA256 as ct_config_normalize_fingerprint() takes it.
- * CT_ERROR_CONFIG otherwise, with a message that follows the value it is about
- * ("has an entry for SN whose fingerprint ..."). [policy] allow= further
- * restricts SERIAL to letters, digits, '-', '_' and '.'.
+ * printable ASCII characters without spaces, ':' or ';', SHA256 as
+ * ct_config_normalize_fingerprint() takes it. CT_ERROR_CONFIG otherwise, with a
+ * message that follows the value it is about ("has an entry for SN whose fingerprint ...").
  */
 CtAllowEntry *ct_allow_entry_parse(const gchar *text, GError **error);
 

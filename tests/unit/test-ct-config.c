@@ -179,8 +179,8 @@ static const BadCase bad_cases[] = {
      "[policy] allow=PHONE-1:1234 has an entry for PHONE-1 whose fingerprint is not a SHA-256 "
      "(64 hex digits)"},
     {"[policy]\nallow=PHONE 1\n",
-     "[policy] allow=PHONE 1 has a serial with a character other than letters, digits, '-', "
-     "'_', '.'"},
+     "[policy] allow=PHONE 1 has a serial with a space or a character that is not printable "
+     "ASCII"},
     {"[policy]\nallow=:abcd\n",
      "[policy] allow=:abcd has an entry without a serial of 1 to 64 characters (use SERIAL or "
      "SERIAL:SHA256, separated by ';')"},

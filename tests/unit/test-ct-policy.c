@@ -190,8 +190,10 @@ test_allow_serial_and_key(Fixture *f, gconstpointer data)
 static void
 test_allow_entries_checked(Fixture *f, gconstpointer data)
 {
-	const gchar *bad[] = {"", ":" FPR_A, "SN1:", "SN1:abc", "SN1:" FPR_A "00", "SN1:zz" FPR_A};
-	const gchar *good[] = {"SN1", "SN1:" FPR_A, "SN 1"};
+	/* serials are PROTOCOL.md tokens: printable ASCII without spaces */
+	const gchar *bad[] = {"", ":" FPR_A, "SN1:", "SN1:abc", "SN1:" FPR_A "00", "SN1:zz" FPR_A,
+	                      "SN 1", "SN\t1"};
+	const gchar *good[] = {"SN1", "SN1:" FPR_A, "AB/12+x"};
 	/* a malformed entry never matches, even its serial */
 	const gchar *allow[] = {"SN1:abc", NULL};
 	g_autoptr(CtPolicyDecision) d = decide(f, "allowlist", allow, "SN1", FPR_A);
