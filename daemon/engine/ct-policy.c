@@ -5,11 +5,6 @@
 
 #define CT_POLICY_USEC_PER_DAY (G_USEC_PER_SEC * (gint64)86400)
 
-typedef enum {
-	CT_POLICY_MODE_KIND_ASK,
-	CT_POLICY_MODE_KIND_ALLOWLIST,
-	CT_POLICY_MODE_KIND_ALWAYS,
-} CtPolicyModeKind;
 
 void
 ct_policy_decision_free(CtPolicyDecision *decision)
@@ -46,22 +41,22 @@ ct_policy_check_allow_entry(const gchar *entry, GError **error)
 	return TRUE;
 }
 
+/* the mode as [policy] mode= spells it (tests and scripts give it as text) */
 static gboolean
-ct_policy_parse_mode(const gchar *mode, CtPolicyModeKind *kind, GError **error)
+ct_policy_parse_mode(const gchar *text, CtPolicyMode *mode, GError **error)
 {
-	if (g_strcmp0(mode, "ask") == 0)
-		*kind = CT_POLICY_MODE_KIND_ASK;
-	else if (g_strcmp0(mode, "allowlist") == 0)
-		*kind = CT_POLICY_MODE_KIND_ALLOWLIST;
-	else if (g_strcmp0(mode, "always") == 0)
-		*kind = CT_POLICY_MODE_KIND_ALWAYS;
-	else {
-		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
-		            "[policy] mode '%s' is not one of ask, allowlist, always",
-		            mode != NULL ? mode : "");
-		return FALSE;
+	const CtPolicyMode modes[] = {CT_POLICY_MODE_ASK, CT_POLICY_MODE_ALLOWLIST,
+	                              CT_POLICY_MODE_ALWAYS};
+	for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
+		if (g_strcmp0(text, ct_policy_mode_to_string(modes[i])) == 0) {
+			*mode = modes[i];
+			return TRUE;
+		}
 	}
-	return TRUE;
+	g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+	            "[policy] mode '%s' is not one of ask, allowlist, always",
+	            text != NULL ? text : "");
+	return FALSE;
 }
 
 static gchar *
@@ -108,14 +103,13 @@ ct_policy_find_clone_of(
 }
 
 CtPolicyDecision *
-ct_policy_decide(const gchar *mode,
+ct_policy_decide(CtPolicyMode mode,
                  GPtrArray *allow,
                  CtLedger *ledger,
                  const gchar *serial,
                  const gchar *identity_fpr,
                  GError **error)
 {
-	CtPolicyModeKind kind;
 	g_autofree gchar *fpr = NULL;
 	g_autofree gchar *other_fpr = NULL;
 	g_autofree gchar *note = NULL;
@@ -125,8 +119,6 @@ ct_policy_decide(const gchar *mode,
 	const CtAllowEntry *entry;
 
 	g_return_val_if_fail(CT_IS_LEDGER(ledger), NULL);
-	if (!ct_policy_parse_mode(mode, &kind, error))
-		return NULL;
 	if (serial == NULL || serial[0] == '\0' || identity_fpr == NULL) {
 		g_set_error_literal(error, CT_ERROR, CT_ERROR_INVALID_ARGS,
 		                    "a policy decision needs the device serial and identity");
@@ -182,19 +174,19 @@ ct_policy_decide(const gchar *mode,
 		                    entry->fingerprint != NULL ? entry->fingerprint : "",
 		                    note != NULL ? note : ""));
 	}
-	switch (kind) {
-	case CT_POLICY_MODE_KIND_ALWAYS:
+	switch (mode) {
+	case CT_POLICY_MODE_ALWAYS:
 		return ct_policy_decision_new(
 		    CT_POLICY_VERDICT_APPROVED, flags, NULL,
 		    g_strdup_printf("policy mode 'always' approves every device, %s included%s",
 		                    serial, note != NULL ? note : ""));
-	case CT_POLICY_MODE_KIND_ASK:
+	case CT_POLICY_MODE_ASK:
 		return ct_policy_decision_new(
 		    CT_POLICY_VERDICT_AWAITING_APPROVAL, flags, NULL,
 		    g_strdup_printf("unknown device %s (identity %.16s…) waits for your approval "
 		                    "(certtether approve %s)%s",
 		                    serial, fpr, serial, note != NULL ? note : ""));
-	case CT_POLICY_MODE_KIND_ALLOWLIST:
+	case CT_POLICY_MODE_ALLOWLIST:
 	default:
 		return ct_policy_decision_new(
 		    CT_POLICY_VERDICT_REJECTED, flags, NULL,
@@ -212,14 +204,17 @@ ct_policy_decide_text(const gchar *mode,
                       const gchar *identity_fpr,
                       GError **error)
 {
+	CtPolicyMode kind;
 	g_autoptr(GPtrArray) entries =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)ct_allow_entry_free);
+	if (!ct_policy_parse_mode(mode, &kind, error))
+		return NULL;
 	for (guint i = 0; allow != NULL && allow[i] != NULL; i++) {
 		CtAllowEntry *entry = ct_allow_entry_parse(allow[i], NULL);
 		if (entry != NULL)
 			g_ptr_array_add(entries, entry);
 	}
-	return ct_policy_decide(mode, entries, ledger, serial, identity_fpr, error);
+	return ct_policy_decide(kind, entries, ledger, serial, identity_fpr, error);
 }
 
 /* ---- renewal ---- */

@@ -48,17 +48,17 @@ const gchar *ct_policy_verdict_to_string(CtPolicyVerdict verdict);
  * Order: a ledger decision for this exact identity (rejected, then paired) wins; otherwise
  * the device is unknown and is approved when an allow entry matches or the mode is
  * "always", waits for approval in mode "ask", and is rejected in mode "allowlist".
- * Returns NULL only when the ledger cannot be read or the mode is unknown.
+ * Returns NULL only when the ledger cannot be read.
  */
-CtPolicyDecision *ct_policy_decide(const gchar *mode,
+CtPolicyDecision *ct_policy_decide(CtPolicyMode mode,
                                    GPtrArray *allow,
                                    CtLedger *ledger,
                                    const gchar *serial,
                                    const gchar *identity_fpr,
                                    GError **error);
 
-/* the same with allow entries as text ("SERIAL" or "SERIAL:FPR", ct_allow_entry_parse());
- * malformed entries never match */
+/* the same with the mode and allow entries as text ("ask"; "SERIAL" or "SERIAL:FPR",
+ * ct_allow_entry_parse()); an unknown mode is CT_ERROR_CONFIG, malformed entries never match */
 CtPolicyDecision *ct_policy_decide_text(const gchar *mode,
                                         const gchar *const *allow,
                                         CtLedger *ledger,

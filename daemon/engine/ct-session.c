@@ -727,9 +727,8 @@ ct_session_apply_policy(CtSession *self)
 	g_autoptr(GError) error = NULL;
 
 	decision =
-	    ct_policy_decide(ct_policy_mode_to_string(ct_config_get_policy_mode(config)),
-	                     ct_config_get_allow_list(config), ct_engine_get_ledger(self->engine),
-	                     ct_device_get_serial(self->device),
+	    ct_policy_decide(ct_config_get_policy_mode(config), ct_config_get_allow_list(config),
+	                     ct_engine_get_ledger(self->engine), ct_device_get_serial(self->device),
 	                     ct_device_get_identity_fingerprint(self->device), &error);
 	if (decision == NULL) {
 		ct_session_fail(self, error);

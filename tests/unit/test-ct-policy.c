@@ -249,12 +249,12 @@ test_decide_errors(Fixture *f, gconstpointer data)
 	g_autoptr(GError) e2 = NULL;
 	g_autoptr(GError) e3 = NULL;
 	(void)data;
-	g_assert_null(ct_policy_decide("sometimes", NULL, f->ledger, "SN1", FPR_A, &e1));
+	g_assert_null(ct_policy_decide_text("sometimes", NULL, f->ledger, "SN1", FPR_A, &e1));
 	g_assert_error(e1, CT_ERROR, CT_ERROR_CONFIG);
 	g_assert_nonnull(strstr(e1->message, "not one of ask, allowlist, always"));
-	g_assert_null(ct_policy_decide("ask", NULL, f->ledger, "SN1", "abc", &e2));
+	g_assert_null(ct_policy_decide_text("ask", NULL, f->ledger, "SN1", "abc", &e2));
 	g_assert_error(e2, CT_ERROR, CT_ERROR_INVALID_ARGS);
-	g_assert_null(ct_policy_decide("ask", NULL, f->ledger, "", FPR_A, &e3));
+	g_assert_null(ct_policy_decide_text("ask", NULL, f->ledger, "", FPR_A, &e3));
 	g_assert_error(e3, CT_ERROR, CT_ERROR_INVALID_ARGS);
 }
 
