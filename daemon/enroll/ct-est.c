@@ -48,6 +48,19 @@ ct_est_url(CtEst *self, const gchar *operation)
 	                            operation);
 }
 
+/* RFC 7030 answers 200 with a body: any other status is an error, 2xx ones included */
+static GError *
+ct_est_status_error(const CtHttpResponse *response, const gchar *what)
+{
+	GError *error = NULL;
+	ct_http_status_to_error(response, what, &error);
+	if (error == NULL)
+		error = g_error_new(CT_ERROR, CT_ERROR_PROTOCOL,
+		                    "%s: the server answered HTTP %u where RFC 7030 has 200", what,
+		                    response->status);
+	return error;
+}
+
 static STACK_OF(X509) *
     ct_est_fetch_ca_certs(CtEnrollBackend *backend, GCancellable *cancellable, GError **error)
 {
@@ -63,7 +76,7 @@ static STACK_OF(X509) *
 	if (response == NULL)
 		return NULL;
 	if (response->status != 200) {
-		ct_http_status_to_error(response, "EST cacerts", error);
+		g_propagate_error(error, ct_est_status_error(response, "EST cacerts"));
 		return NULL;
 	}
 	body = g_bytes_get_data(response->body, &len);
@@ -133,7 +146,7 @@ ct_est_submit(CtEnrollBackend *backend,
 		return NULL;
 	}
 	if (response->status != 200) {
-		ct_http_status_to_error(response, what, &error_local);
+		error_local = ct_est_status_error(response, what);
 		/* a refused password must be asked for again, not repeated */
 		if (g_error_matches(error_local, CT_ERROR, CT_ERROR_AUTH_FAILED) &&
 		    req.auth == CT_HTTP_AUTH_BASIC)
