@@ -1360,6 +1360,35 @@ ct_ledger_enrollment_latest_installed(CtLedger *self, gint64 device_id, GError *
 	return ct_ledger_enrollment_from_row(stmt);
 }
 
+CtLedgerEnrollment *
+ct_ledger_enrollment_find_by_cert(CtLedger *self, const gchar *cert_sha256, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	gboolean has_row = FALSE;
+
+	g_return_val_if_fail(CT_IS_LEDGER(self), NULL);
+	g_return_val_if_fail(ct_ledger_is_owner(self), NULL);
+	g_return_val_if_fail(cert_sha256 != NULL, NULL);
+	stmt = ct_ledger_prepare(self,
+	                         "SELECT " CT_LEDGER_ENROLLMENT_COLUMNS " FROM enrollments "
+	                         "WHERE cert_sha256 = ?1 ORDER BY id DESC LIMIT 1",
+	                         error);
+	if (stmt == NULL)
+		return NULL;
+	if (sqlite3_bind_text(stmt, 1, cert_sha256, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+		ct_ledger_sql_error(self, "looking up a certificate", error);
+		return NULL;
+	}
+	if (!ct_ledger_step_row(self, stmt, &has_row, "looking up a certificate", error))
+		return NULL;
+	if (!has_row) {
+		g_set_error(error, CT_ERROR, CT_ERROR_NOT_FOUND,
+		            "the ledger has no enrollment of certificate %.16s…", cert_sha256);
+		return NULL;
+	}
+	return ct_ledger_enrollment_from_row(stmt);
+}
+
 /* ---- revocations ---- */
 
 gboolean

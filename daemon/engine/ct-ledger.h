@@ -188,6 +188,10 @@ gboolean ct_ledger_enrollment_mark_failed(CtLedger *self,
 CtLedgerEnrollment *
 ct_ledger_enrollment_find_by_csr(CtLedger *self, const gchar *csr_sha256, GError **error);
 /* the most recently installed enrollment of a device; CT_ERROR_NOT_FOUND if none */
+/* the enrollment that issued this certificate (lower-case hex SHA-256 of its DER);
+ * CT_ERROR_NOT_FOUND when none did */
+CtLedgerEnrollment *
+ct_ledger_enrollment_find_by_cert(CtLedger *self, const gchar *cert_sha256, GError **error);
 CtLedgerEnrollment *
 ct_ledger_enrollment_latest_installed(CtLedger *self, gint64 device_id, GError **error);
 

@@ -328,6 +328,31 @@ ct_session_try_resume(CtSession *self, const gchar *pending_csr)
 	return FALSE;
 }
 
+/*
+ * The phone holds a certificate the ledger still calls 'issued': its COMMIT went
+ * through but the answer was lost (unplug, garbled frame, crash). The phone is
+ * the truth here; record the installation.
+ */
+static void
+ct_session_reconcile_installed(CtSession *self, const gchar *cert_sha256)
+{
+	CtLedger *ledger = ct_engine_get_ledger(self->engine);
+	g_autoptr(CtLedgerEnrollment) row =
+	    ct_ledger_enrollment_find_by_cert(ledger, cert_sha256, NULL);
+	g_autoptr(GError) error = NULL;
+
+	if (row == NULL || row->state != CT_LEDGER_ENROLLMENT_ISSUED ||
+	    row->device_id != self->ledger_device_id)
+		return;
+	if (!ct_ledger_enrollment_mark_installed(ledger, row->csr_sha256, &error)) {
+		g_warning("phone %s: could not record its installed certificate: %s",
+		          ct_device_get_serial(self->device), error->message);
+		return;
+	}
+	g_info("phone %s: holds the certificate issued for it; recorded as installed",
+	       ct_device_get_serial(self->device));
+}
+
 static void
 ct_session_on_status(ctp_host_device *usb, const ctp_host_reply *reply, gpointer user_data)
 {
@@ -361,6 +386,7 @@ ct_session_on_status(ctp_host_device *usb, const ctp_host_reply *reply, gpointer
 
 	if (cert_der != NULL) {
 		cert_sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, cert_der);
+		ct_session_reconcile_installed(self, cert_sha256);
 		if (!ct_ledger_is_revoked(ledger, cert_sha256, &revoked, &error)) {
 			ct_session_fail(self, error);
 			return;

@@ -133,6 +133,28 @@ unplug_during() {
 unplug_during u-enrolling enrolling slow 2
 unplug_during u-retry waiting-retry store-unavailable always
 
+# ---- the COMMIT went through but its answer was lost ----
+# the phone installs, its COMMIT_RSP arrives garbled: the daemon cannot know and fails
+# the step; plugged in again, the phone's STATUS shows the certificate the ledger still
+# called 'issued', and the ledger is reconciled (no second request)
+id=u-lost-commit
+serial=SIM-$id
+issued_before=$(issued_count)
+phone add "$id" --misbehave "malformed=commit" >/dev/null && phone plug "$id" >/dev/null ||
+	bail "phonesim-ctl cannot plug $id"
+path=$(device_path "$serial") || bail "the daemon never showed $serial"
+wait_state "$path" awaiting-approval 20 && call "$path" "$CTD_DEVICE.Approve" ||
+	fail "lost COMMIT answer: approve the phone"
+ok "lost COMMIT answer: the phone committed" phone wait "$id" committed --timeout 60
+ok "lost COMMIT answer: the daemon reports the step failed" wait_state "$path" failed 30
+phone unplug "$id" >/dev/null
+phone misbehave "$id" clear >/dev/null
+phone plug "$id" >/dev/null
+ok "lost COMMIT answer: plugged in again, it is up to date" wait_state "$path" up-to-date 30
+ok "lost COMMIT answer: the ledger records it installed, the phone's certificate" \
+	installed_is_ledgers "$id" "$serial"
+ok "lost COMMIT answer: one certificate issued" is "$(($(issued_count) - issued_before))" 1
+
 # ---- in all ----
 phones=$(ledger "SELECT count(*) FROM devices WHERE decision = 'paired';")
 ok "all $phones phones provisioned: every enrollment installed" \

@@ -505,6 +505,16 @@ test_enrollment_lifecycle(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(found->attempts, ==, 2);
 	cert_sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, cert);
 	g_assert_cmpstr(found->cert_sha256, ==, cert_sha256);
+	/* and by the certificate a phone reports holding (a COMMIT whose answer was lost) */
+	{
+		g_autoptr(CtLedgerEnrollment) by_cert =
+		    ct_ledger_enrollment_find_by_cert(ledger, cert_sha256, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(by_cert->csr_sha256, ==, p.csr_sha256);
+		g_assert_null(ct_ledger_enrollment_find_by_cert(ledger, FPR_B, &error));
+		g_assert_error(error, CT_ERROR, CT_ERROR_NOT_FOUND);
+		g_clear_error(&error);
+	}
 	x509 = ct_x509_from_der(g_bytes_get_data(cert, NULL), g_bytes_get_size(cert), NULL);
 	{
 		gint64 not_after = 0;
