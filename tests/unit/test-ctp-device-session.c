@@ -760,6 +760,37 @@ test_commit_refused_by_firmware(void)
 	                           answer(f)->u.error.text.len, "pending key"));
 }
 
+/* a firmware that returns a code the protocol does not have still answers (INTERNAL) */
+static void
+test_commit_unknown_firmware_code(void)
+{
+	g_autoptr(Fake) f = fake_ready();
+	f->commit_rc = 99;
+	send_stage_begin(f, 2, 5, 0, 0, 0);
+	assert_response(f, CTP_MSG_STAGE_BEGIN, 2);
+	send_item(f, 3, CTP_ITEM_CERTIFICATE, 0, 0, 10);
+	assert_response(f, CTP_MSG_STAGE_ITEM, 3);
+	send_commit(f, 4, 5);
+	assert_error(f, 4, CTP_ERR_INTERNAL);
+}
+
+/* progress text the protocol forbids (a newline) still sends the progress, without text */
+static void
+test_progress_bad_text(void)
+{
+	g_autoptr(Fake) f = fake_ready();
+	const ctp_message *p;
+	f->csr_sync = FALSE;
+	send_create_csr(f, 9, CTP_KEY_RSA_2048);
+	g_ptr_array_set_size(f->sent, 0);
+	g_assert_true(ctp_device_session_progress(&f->session, f->last_token, 40, "line\nbreak"));
+	p = answer(f);
+	g_assert_cmpuint(p->type, ==, CTP_MSG_PROGRESS);
+	g_assert_cmpuint(p->request_id, ==, 9);
+	g_assert_cmpuint(p->u.progress.percent, ==, 40);
+	g_assert_false(ctp_bytes_present(p->u.progress.text));
+}
+
 static void
 test_commit_without_begin(void)
 {
@@ -900,6 +931,9 @@ main(int argc, char **argv)
 	g_test_add_func("/ctp/device/duplicate-setting", test_duplicate_setting);
 	g_test_add_func("/ctp/device/frame-over-max-frame", test_item_larger_than_max_frame);
 	g_test_add_func("/ctp/device/commit-refused-by-firmware", test_commit_refused_by_firmware);
+	g_test_add_func("/ctp/device/commit-unknown-firmware-code",
+	                test_commit_unknown_firmware_code);
+	g_test_add_func("/ctp/device/progress-bad-text", test_progress_bad_text);
 	g_test_add_func("/ctp/device/commit-without-begin", test_commit_without_begin);
 	g_test_add_func("/ctp/device/abort", test_abort);
 	g_test_add_func("/ctp/device/new-begin-and-hello-discard",

@@ -69,6 +69,9 @@ send_error(ctp_device_session *s, uint16_t request_id, uint16_t code, const char
 	memset(&msg, 0, sizeof msg);
 	msg.type = CTP_MSG_ERROR;
 	msg.request_id = request_id;
+	/* a firmware code outside the protocol's set still gets an answer: INTERNAL */
+	if (code < CTP_ERR_BAD_FRAME || code > CTP_ERR_INTERNAL)
+		code = CTP_ERR_INTERNAL;
 	msg.u.error.code = code;
 	/* a reason the firmware gave wins over the library's generic one */
 	if (s->error_text[0] != '\0')
@@ -675,6 +678,11 @@ ctp_device_session_progress(ctp_device_session *s,
 	if (text != NULL && text[0] != '\0')
 		msg.u.progress.text =
 		    ctp_bytes_from(text, utf8_prefix_len(text, CTP_MAX_PROGRESS_TEXT));
+	/* a text the protocol does not allow (control characters) must not cost the
+	 * progress report itself: send it without text */
+	size_t len = 0;
+	if (ctp_message_encode(&msg, s->tx, s->tx_cap, &len) != CTP_OK)
+		msg.u.progress.text = ctp_bytes_from(NULL, 0);
 	send_frame(s, &msg);
 	return true;
 }
