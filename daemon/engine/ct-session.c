@@ -31,6 +31,7 @@ typedef struct {
 struct _CtSession {
 	CtEngine *engine; /* not owned: the engine outlives its sessions */
 	ctp_host_device *usb;
+	libusb_device *usb_device; /* ours (ref), to match the LEFT event even after close */
 	CtDevice *device;
 	gint64 ledger_device_id;
 	gboolean busy; /* a step of the path is running */
@@ -145,10 +146,22 @@ ct_session_fail_literal(CtSession *self, CtError code, const gchar *message)
 	ct_session_fail(self, error);
 }
 
-/* a transport outcome as an engine error; NULL when the call succeeded */
+/*
+ * A transport outcome as an engine error; NULL when the call succeeded. A phone
+ * that did not even answer the resynchronising PING is given up on (PROTOCOL.md
+ * 2.3): its handle is closed, so nothing more is sent until it is plugged in again.
+ */
 static GError *
-ct_session_reply_to_error(const ctp_host_reply *reply, const gchar *step)
+ct_session_reply_to_error(CtSession *self, const ctp_host_reply *reply, const gchar *step)
 {
+	if (reply->status != CTP_HOST_OK && reply->resync_failed && self->usb != NULL) {
+		ctp_host_device_close(self->usb);
+		self->usb = NULL;
+		return g_error_new(CT_ERROR, CT_ERROR_DEVICE,
+		                   "the phone stopped answering during %s (%s): unplug it and plug "
+		                   "it in again",
+		                   step, reply->message);
+	}
 	switch (reply->status) {
 	case CTP_HOST_OK:
 		return NULL;
@@ -360,7 +373,7 @@ ct_session_on_status(ctp_host_device *usb, const ctp_host_reply *reply, gpointer
 	const ctp_status_rsp *st;
 	CtLedger *ledger = ct_engine_get_ledger(self->engine);
 	CtConfig *config = ct_engine_get_config(self->engine);
-	g_autoptr(GError) error = ct_session_reply_to_error(reply, "STATUS");
+	g_autoptr(GError) error = ct_session_reply_to_error(self, reply, "STATUS");
 	g_autoptr(GBytes) cert_der = NULL;
 	g_autofree gchar *reason = NULL;
 	g_autofree gchar *cert_sha256 = NULL;
@@ -440,7 +453,7 @@ ct_session_on_csr(ctp_host_device *usb, const ctp_host_reply *reply, gpointer us
 	CtConfig *config = ct_engine_get_config(self->engine);
 	CtLedger *ledger = ct_engine_get_ledger(self->engine);
 	const ctp_create_csr_rsp *rsp;
-	g_autoptr(GError) error = ct_session_reply_to_error(reply, "CREATE_CSR");
+	g_autoptr(GError) error = ct_session_reply_to_error(self, reply, "CREATE_CSR");
 	g_autoptr(GBytes) csr_der = NULL;
 	g_autoptr(GBytes) pop_sig = NULL;
 	g_autoptr(CtCsrCheckResult) checked = NULL;
@@ -584,7 +597,7 @@ ct_session_on_commit(ctp_host_device *usb, const ctp_host_reply *reply, gpointer
 {
 	CtSession *self = user_data;
 	CtLedger *ledger = ct_engine_get_ledger(self->engine);
-	g_autoptr(GError) error = ct_session_reply_to_error(reply, "COMMIT");
+	g_autoptr(GError) error = ct_session_reply_to_error(self, reply, "COMMIT");
 	g_autofree gchar *installed = NULL;
 
 	(void)usb;
@@ -616,7 +629,7 @@ static void
 ct_session_on_stage_reply(ctp_host_device *usb, const ctp_host_reply *reply, gpointer user_data)
 {
 	CtSession *self = user_data;
-	g_autoptr(GError) error = ct_session_reply_to_error(reply, "STAGE");
+	g_autoptr(GError) error = ct_session_reply_to_error(self, reply, "STAGE");
 	(void)usb;
 	if (error != NULL) {
 		ct_session_fail(self, error);
@@ -792,7 +805,9 @@ ct_session_on_hello(ctp_host_device *usb, const ctp_host_reply *reply, gpointer 
 {
 	CtSession *self = user_data;
 	const ctp_hello_rsp *hello;
-	g_autoptr(GError) error = ct_session_reply_to_error(reply, "HELLO");
+	/* read before the reply is judged: a phone given up on has its handle closed */
+	g_autofree gchar *port = g_strdup(ctp_host_device_get_port_path(usb));
+	g_autoptr(GError) error = ct_session_reply_to_error(self, reply, "HELLO");
 	g_autoptr(GBytes) identity_key = NULL;
 	g_autoptr(GBytes) identity_sig = NULL;
 	g_autoptr(GBytes) challenge = NULL;
@@ -804,8 +819,8 @@ ct_session_on_hello(ctp_host_device *usb, const ctp_host_reply *reply, gpointer 
 
 	if (error != NULL) {
 		if (self->device == NULL)
-			self->device = g_object_ref(ct_engine_add_anonymous_device(
-			    self->engine, self, ctp_host_device_get_port_path(usb)));
+			self->device =
+			    g_object_ref(ct_engine_add_anonymous_device(self->engine, self, port));
 		ct_session_fail(self, error);
 		return;
 	}
@@ -822,8 +837,8 @@ ct_session_on_hello(ctp_host_device *usb, const ctp_host_reply *reply, gpointer 
 	fingerprint =
 	    ct_csr_check_identity_signature(identity_key, identity_sig, challenge, serial, &error);
 	if (fingerprint == NULL) {
-		self->device = g_object_ref(ct_engine_add_anonymous_device(
-		    self->engine, self, ctp_host_device_get_port_path(usb)));
+		self->device =
+		    g_object_ref(ct_engine_add_anonymous_device(self->engine, self, port));
 		ct_device_set_identity(self->device, serial, vendor, model, firmware, NULL);
 		ct_session_fail(self, error);
 		return;
@@ -836,7 +851,7 @@ ct_session_on_hello(ctp_host_device *usb, const ctp_host_reply *reply, gpointer 
 	self->device =
 	    g_object_ref(ct_engine_identify_device(self->engine, self, serial, fingerprint));
 	ct_device_set_identity(self->device, serial, vendor, model, firmware, fingerprint);
-	ct_device_set_usb_port(self->device, ctp_host_device_get_port_path(usb));
+	ct_device_set_usb_port(self->device, port);
 	ct_device_set_connected(self->device, TRUE);
 	ct_device_set_last_error(self->device, NULL, NULL);
 	ct_session_set_state(self, CT_DEVICE_STATE_IDENTIFYING, "the phone identified itself");
@@ -860,6 +875,7 @@ ct_session_new(CtEngine *engine, ctp_host_device *usb)
 	CtSession *self = g_new0(CtSession, 1);
 	self->engine = engine;
 	self->usb = usb;
+	self->usb_device = libusb_ref_device(ctp_host_device_get_usb_device(usb));
 	self->stage_items = g_ptr_array_new_with_free_func((GDestroyNotify)ct_stage_item_free);
 	return self;
 }
@@ -871,6 +887,7 @@ ct_session_free(CtSession *self)
 		return;
 	/* closing first guarantees no transport callback runs on freed memory */
 	ctp_host_device_close(self->usb);
+	libusb_unref_device(self->usb_device);
 	g_clear_object(&self->device);
 	g_clear_pointer(&self->assignment, ct_assignment_free);
 	g_clear_pointer(&self->subject_der, g_bytes_unref);
@@ -905,7 +922,7 @@ ct_session_get_device(CtSession *self)
 libusb_device *
 ct_session_get_usb_device(CtSession *self)
 {
-	return self->usb != NULL ? ctp_host_device_get_usb_device(self->usb) : NULL;
+	return self->usb_device;
 }
 
 void
@@ -994,6 +1011,11 @@ gboolean
 ct_session_provision(CtSession *self, gboolean force, GError **error)
 {
 	CtDeviceState state;
+	if (self->device != NULL && self->usb == NULL && !self->unplugged) {
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_DEVICE,
+		                    "the phone stopped answering: unplug it and plug it in again");
+		return FALSE;
+	}
 	if (self->usb == NULL || self->device == NULL) {
 		g_set_error_literal(error, CT_ERROR, CT_ERROR_DEVICE_GONE,
 		                    "the phone is not connected: plug it in");
