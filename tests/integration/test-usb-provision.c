@@ -1,7 +1,7 @@
 /*
  * Integration test of the CTP host transport (usbproto/host) over real libusb and
  * the emulated phone (tests/phonesim), driven from a GLib main loop through
- * ctp-host-source, with a test CA made here with OpenSSL.
+ * the engine's ct-usb-source, with a test CA made here with OpenSSL.
  *
  * Run by tests/integration/usb-provision.sh as
  *   umockdev-wrapper phonesim --state-dir DIR -- test-usb-provision --tap
@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/integration/ctp-host-source.h"
+#include "daemon/engine/ct-usb-source.h"
 #include "tests/phonesim/phonesim.h"
 #include "usbproto/device/ctp-device-session.h"
 #include "usbproto/host/ctp-host.h"
@@ -1475,7 +1475,7 @@ main(int argc, char **argv)
 	g_assert_cmpint(ctp_host_context_start_hotplug(T.ctx, CTP_HOST_HOTPLUG_ENUMERATE,
 	                                               on_hotplug, &T.events),
 	                ==, CTP_HOST_OK);
-	T.source = ctp_host_source_new(T.ctx);
+	T.source = ct_usb_source_new(T.ctx);
 	g_source_attach(T.source, NULL);
 
 	g_test_add_func("/usb-provision/enumerate-at-start", test_enumerate_at_start);
