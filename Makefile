@@ -121,7 +121,7 @@ format:
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev clang-format \
 	libglib2.0-dev libglib2.0-bin libjson-glib-dev libusb-1.0-0-dev libssl-dev openssl \
 	libcurl4-openssl-dev libxml2-dev libsqlite3-dev sqlite3 libsecret-1-dev libkrb5-dev \
-	umockdev libumockdev-dev dbus-daemon dbus-bin \
+	umockdev libumockdev-dev dbus-daemon dbus-bin dbus-user-session \
 	krb5-kdc krb5-admin-server krb5-user apache2 libapache2-mod-auth-gssapi \
 	python3 python3-lxml curl iproute2 util-linux procps jq \
 	systemd udev man-db groff-base bash-completion

@@ -48,7 +48,7 @@ ok "phonesim: the phone holds a certificate" is "$(phone_json p1 .state)" provis
 
 # the certificate: what the phone reports == what the ledger recorded; it names the
 # test user and chains to the test CA
-ledger "SELECT hex(cert_der) FROM enrollments WHERE state='installed';" | xxd -r -p >"$W/p1.der"
+ledger "SELECT writefile('$W/p1.der', cert_der) FROM enrollments WHERE state='installed';" >/dev/null
 openssl x509 -inform DER -in "$W/p1.der" -out "$W/p1.pem" 2>/dev/null
 ledger "SELECT chain_pem FROM enrollments WHERE state='installed';" >"$W/p1-chain.pem"
 ledger_sha=$(ledger "SELECT cert_sha256 FROM enrollments WHERE state='installed';")
