@@ -30,8 +30,9 @@ ctd_dbus_touch(CtdDbus *self)
 		((void (*)(gpointer))self->activity)(self->activity_data);
 }
 
-/* only the user owning this session may drive the daemon (the bus policy says the
- * same; this holds even on a bus configured more loosely) */
+/* only the user owning this session may call a method (the bus policy says the
+ * same; this holds even on a bus configured more loosely). GDBus asks this for
+ * method calls only: property reads rest on the bus policy alone. */
 static gboolean
 ctd_dbus_authorize(GDBusInterfaceSkeleton *iface,
                    GDBusMethodInvocation *invocation,

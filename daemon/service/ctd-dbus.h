@@ -2,7 +2,8 @@
  * certtetherd's D-Bus face: exports the engine as org.certtether.Manager1 and
  * one org.certtether.Device1 object per phone (daemon/data/org.certtether.Daemon1.xml),
  * keeps their properties in step with the engine, and lets only the session's
- * own user call in.
+ * own user call its methods (property reads are left to the bus policy, which on a
+ * session bus admits no other user at all).
  */
 #pragma once
 
