@@ -17,7 +17,22 @@ SRC=${CT_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 . "$SRC/tests/integration/lib-daemon.sh"
 
 ctd_setup
+# a desktop notification service on the test bus: the daemon notifies when a phone needs
+# approval, is provisioned, or fails
+NOTES=$W/notifications.log
+: >"$NOTES"
+"$B/tests/fake-notifyd" "$NOTES" >"$W/fake-notifyd.out" 2>&1 &
+NOTIFYD_PID=$!
+for _ in $(seq 1 200); do grep -q owns "$W/fake-notifyd.out" && break; sleep 0.05; done
+grep -q owns "$W/fake-notifyd.out" || bail "fake-notifyd did not take its bus name"
 ctd_start
+notified() { # URGENCY TEXT: a notification with that urgency whose line has TEXT
+	local deadline=$((SECONDS + 10))
+	until awk -F'\t' -v u="$1" -v t="$2" '$1 == u && index($0, t) { found = 1 } END { exit !found }' "$NOTES"; do
+		[ "$SECONDS" -lt "$deadline" ] || { diag "notifications:" "$(cat "$NOTES")"; return 1; }
+		sleep 0.05
+	done
+}
 
 # ---- plug-in, policy ask: nothing happens without the user ----
 phone add p1 >/dev/null && phone plug p1 >/dev/null || bail "phonesim-ctl cannot plug p1"
@@ -42,8 +57,13 @@ ok "still awaiting approval after that" is "$(prop "$P1" State)" awaiting-approv
 ok "the phone made no key meanwhile" is "$(phone_json p1 .counters.csrs_created)" 0
 
 # ---- approve -> provisioned ----
+ok "desktop notification: approval needed, urgent, names the serial and the command" \
+	notified 2 "certtether approve"
+ok "... for this phone" notified 2 "SIM-p1"
 ok "Approve over D-Bus is accepted" call "$P1" "$CTD_DEVICE.Approve"
 ok "approved phone reaches state provisioned" wait_state "$P1" provisioned 60
+ok "desktop notification: provisioned, with the certificate's subject" \
+	notified 1 "CN=${CERTTETHER_TEST_SIP_URI#sip:}"
 ok "phonesim: the phone holds a certificate" is "$(phone_json p1 .state)" provisioned
 
 # the certificate: what the phone reports == what the ledger recorded; it names the
@@ -179,5 +199,15 @@ ok "ledger: its pairing is gone, D-Bus says unpaired" \
 phone unplug p1 >/dev/null && phone plug p1 >/dev/null
 ok "forgotten phone plugged in again: awaiting approval" wait_state "$P1" awaiting-approval 20
 ok "three requests and three certificates in all" is "$(enroll_requests | wc -l)/$(issued_count)" "3/3"
+
+# ---- a failure is notified too ----
+phone add p9 --misbehave wrong-subject >/dev/null && phone plug p9 >/dev/null ||
+	bail "phonesim-ctl cannot plug p9"
+P9=$(device_path SIM-p9) || bail "the daemon never showed SIM-p9"
+wait_state "$P9" awaiting-approval 20 && call "$P9" "$CTD_DEVICE.Approve" ||
+	fail "approve the phone that asks for another subject"
+ok "a phone asking for another subject fails" wait_state "$P9" failed 30
+ok "desktop notification: the failure, urgent, with its reason" notified 2 "impostor"
+kill "$NOTIFYD_PID" 2>/dev/null
 
 ctd_done

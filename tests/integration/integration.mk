@@ -15,7 +15,8 @@ INTEGRATION_TESTS += tests/integration/cli-daemon.sh tests/integration/cli-direc
 # certtether test (client-auth, bootstrap, chain) and bench: servers, phonesim, --direct
 INTEGRATION_TESTS += tests/integration/cli-test.sh tests/integration/cli-bench.sh
 # certtetherd end to end (issue 4's acceptance): private bus, phonesim, the test servers;
-# shared setup in tests/integration/lib-daemon.sh
+# shared setup in tests/integration/lib-daemon.sh; fake-notifyd stands in for the desktop
+-include tests/integration/notify.mk
 INTEGRATION_TESTS += tests/integration/daemon-provision.sh tests/integration/daemon-unplug.sh \
 	tests/integration/daemon-crash.sh tests/integration/daemon-many.sh \
 	tests/integration/daemon-activation.sh
