@@ -35,6 +35,11 @@ typedef struct {
 	gchar *verify_subject; /* certificate where verification stopped */
 	gchar *verify_issuer;  /* and its issuer */
 	gboolean verify_self_signed;
+	/* the client certificate offered (CLIENT_CERT), or NULL; borrowed from the request */
+	const gchar *client_cert_file;
+	/* the first fatal TLS alert the server sent, e.g. refusing the client certificate */
+	gboolean peer_alert_seen;
+	gint peer_alert;
 } CtHttpTransfer;
 
 static void
@@ -146,6 +151,37 @@ ct_http_cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
 	return 1;
 }
 
+/* the SSL_CTX ex_data slot that leads the info callback to its transfer */
+static int
+ct_http_ctx_index(void)
+{
+	static gsize once = 0;
+	static int index = -1;
+	if (g_once_init_enter(&once)) {
+		index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+		g_once_init_leave(&once, 1);
+	}
+	return index;
+}
+
+/*
+ * A fatal alert from the server says why it ended the connection: with TLS 1.3 a
+ * refused client certificate only shows as an alert after the handshake, which
+ * libcurl reports as a receive error like any broken connection
+ */
+static void
+ct_http_info_cb(const SSL *ssl, int where, int ret)
+{
+	CtHttpTransfer *t;
+	if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ct_http_ctx_index());
+	if (t != NULL && !t->peer_alert_seen) {
+		t->peer_alert_seen = TRUE;
+		t->peer_alert = ret & 0xff;
+	}
+}
+
 static CURLcode
 ct_http_ssl_ctx_cb(CURL *curl, void *sslctx, void *userptr)
 {
@@ -163,6 +199,12 @@ ct_http_ssl_ctx_cb(CURL *curl, void *sslctx, void *userptr)
 		}
 	}
 	SSL_CTX_set_cert_verify_callback(ctx, ct_http_cert_verify_cb, t);
+	/* libcurl makes an SSL_CTX per connection, and this transfer outlives it */
+	if (ct_http_ctx_index() < 0 || !SSL_CTX_set_ex_data(ctx, ct_http_ctx_index(), t)) {
+		ERR_clear_error();
+		return CURLE_SSL_CONNECT_ERROR;
+	}
+	SSL_CTX_set_info_callback(ctx, ct_http_info_cb);
 	return CURLE_OK;
 }
 
@@ -276,6 +318,59 @@ ct_http_describe_verify_failure(const CtHttpTransfer *t, const gchar *host)
 	}
 }
 
+/* the alerts a TLS server sends about the certificate of its client */
+static gboolean
+ct_http_is_client_cert_alert(gint alert)
+{
+	switch (alert) {
+	case SSL_AD_BAD_CERTIFICATE:
+	case SSL_AD_UNSUPPORTED_CERTIFICATE:
+	case SSL_AD_CERTIFICATE_REVOKED:
+	case SSL_AD_CERTIFICATE_EXPIRED:
+	case SSL_AD_CERTIFICATE_UNKNOWN:
+	case SSL_AD_UNKNOWN_CA:
+	case SSL_AD_ACCESS_DENIED:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+/* OpenSSL 3.0 names the TLS 1.3 alert certificate_required "unknown" */
+static const gchar *
+ct_http_alert_name(gint alert)
+{
+	if (alert == SSL_AD_CERTIFICATE_REQUIRED)
+		return "certificate required";
+	return SSL_alert_desc_string_long(alert);
+}
+
+/* the server refused to authenticate us in the TLS handshake: permanent, not a retry */
+static gboolean
+ct_http_set_client_cert_error(GError **error, const CtHttpTransfer *t, const gchar *host)
+{
+	const gchar *alert;
+	if (!t->peer_alert_seen)
+		return FALSE;
+	alert = ct_http_alert_name(t->peer_alert);
+	if (t->client_cert_file != NULL && ct_http_is_client_cert_alert(t->peer_alert)) {
+		g_set_error(error, CT_ERROR, CT_ERROR_AUTH_FAILED,
+		            "%s refused the TLS client certificate %s (TLS alert: %s): the service "
+		            "must trust its issuer, and it must be valid and meant for client "
+		            "authentication",
+		            host, t->client_cert_file, alert);
+		return TRUE;
+	}
+	if (t->client_cert_file == NULL && t->peer_alert == SSL_AD_CERTIFICATE_REQUIRED) {
+		g_set_error(error, CT_ERROR, CT_ERROR_AUTH_FAILED,
+		            "%s requires a TLS client certificate (TLS alert: %s): set [identity] "
+		            "auth=certificate with client-cert and client-key",
+		            host, alert);
+		return TRUE;
+	}
+	return FALSE;
+}
+
 /* map a libcurl failure to the engine's error codes */
 static void
 ct_http_set_curl_error(
@@ -290,6 +385,8 @@ ct_http_set_curl_error(
 		g_set_error_literal(error, CT_ERROR, CT_ERROR_CHAIN_UNTRUSTED, msg);
 		return;
 	}
+	if (ct_http_set_client_cert_error(error, t, host))
+		return;
 	switch (rc) {
 	case CURLE_ABORTED_BY_CALLBACK:
 		g_set_error(error, CT_ERROR, CT_ERROR_CANCELLED, "request to %s cancelled", host);
@@ -564,6 +661,8 @@ ct_http_perform(const CtHttpRequest *request, GCancellable *cancellable, GError 
 	t.cancellable = cancellable;
 	t.max_body = request->max_body != 0 ? request->max_body : CT_HTTP_DEFAULT_MAX_BODY;
 	t.body = g_byte_array_new();
+	if (request->auth == CT_HTTP_AUTH_CLIENT_CERT)
+		t.client_cert_file = request->client_cert_file;
 	if (!ct_http_setup_common(curl, &t, request->url, request->ca_file, request->timeout_s,
 	                          errbuf, error))
 		return NULL;
@@ -617,7 +716,7 @@ ct_http_perform(const CtHttpRequest *request, GCancellable *cancellable, GError 
 	curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &response->total_time_s);
 	response->ms_diagnostics = ct_http_get_header(curl, "X-Ms-diagnostics");
 	response->retry_after = ct_http_get_header(curl, "Retry-After");
-	if (request->auth == CT_HTTP_AUTH_BASIC || request->auth == CT_HTTP_AUTH_NEGOTIATE)
+	if (request->auth != CT_HTTP_AUTH_NONE)
 		response->auth_user = g_strdup(request->username);
 	response->peer_chain = g_steal_pointer(&t.peer_chain);
 	response->body = g_byte_array_free_to_bytes(g_steal_pointer(&t.body));

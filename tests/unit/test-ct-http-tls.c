@@ -2,7 +2,8 @@
  * The HTTP client over TLS against `openssl s_server` on 127.0.0.1 with
  * certificates made here: extra anchors from ca_file, the presented chain
  * captured, an untrusted chain refused naming the root that is missing, a host
- * name mismatch refused, the TLS probe, and TLS client certificates.
+ * name mismatch refused, the TLS probe, and TLS client certificates (accepted, refused
+ * by the server's alert, demanded but not configured).
  */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -20,8 +21,10 @@ static gchar *server_key;
 static gchar *wrong_host_pem; /* server leaf for another host name */
 static gchar *client_pem;
 static gchar *client_key;
-static gchar *client_ca_pem; /* what the server accepts client certificates from */
-static gchar *stranger_pem;  /* an unrelated root */
+static gchar *client_ca_pem;    /* what the server accepts client certificates from */
+static gchar *stranger_pem;     /* an unrelated root */
+static gchar *stray_client_pem; /* a client certificate from a CA the server does not know */
+static gchar *stray_client_key;
 
 typedef struct {
 	GSubprocess *proc;
@@ -45,9 +48,12 @@ free_port(void)
 	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
 }
 
-/* s_server for @naccept connections; returns once it listens (it prints ACCEPT) */
+/*
+ * s_server for @naccept connections, TLS 1.2 only if @tls12 (else up to 1.3); returns
+ * once it listens (it prints ACCEPT)
+ */
 static TlsServer *
-tls_server_new(const gchar *cert, const gchar *client_ca, guint naccept)
+tls_server_new_full(const gchar *cert, const gchar *client_ca, guint naccept, gboolean tls12)
 {
 	TlsServer *s = g_new0(TlsServer, 1);
 	g_autoptr(GError) error = NULL;
@@ -71,12 +77,16 @@ tls_server_new(const gchar *cert, const gchar *client_ca, guint naccept)
 	g_ptr_array_add(argv, g_strdup("-naccept"));
 	g_ptr_array_add(argv, g_strdup_printf("%u", naccept));
 	if (client_ca != NULL) {
-		/* a client certificate is required and must chain to client_ca */
+		/* a client certificate is required and must chain to client_ca (s_server only
+		 * prints verification errors unless told to fail on them) */
 		g_ptr_array_add(argv, g_strdup("-Verify"));
 		g_ptr_array_add(argv, g_strdup("1"));
+		g_ptr_array_add(argv, g_strdup("-verify_return_error"));
 		g_ptr_array_add(argv, g_strdup("-CAfile"));
 		g_ptr_array_add(argv, g_strdup(client_ca));
 	}
+	if (tls12)
+		g_ptr_array_add(argv, g_strdup("-tls1_2"));
 	g_ptr_array_add(argv, NULL);
 	s->proc = g_subprocess_newv(
 	    (const gchar *const *)argv->pdata,
@@ -91,6 +101,12 @@ tls_server_new(const gchar *cert, const gchar *client_ca, guint naccept)
 	g_assert_no_error(error);
 	g_assert_nonnull(line);
 	return s;
+}
+
+static TlsServer *
+tls_server_new(const gchar *cert, const gchar *client_ca, guint naccept)
+{
+	return tls_server_new_full(cert, client_ca, naccept, FALSE);
 }
 
 static void
@@ -206,11 +222,46 @@ test_client_certificate(void)
 	g_autoptr(CtHttpResponse) r2 = NULL;
 	g_assert_no_error(error);
 	g_assert_cmpuint(r->status, ==, 200);
-	/* the server demands a certificate: without one the handshake fails */
+	/* the server demands a certificate: without one it says so with an alert (TLS 1.3
+	 * certificate_required), a refusal that no retry changes */
 	r2 = ct_http_perform(&anonymous, NULL, &error);
 	g_assert_null(r2);
-	g_assert_error(error, CT_ERROR, CT_ERROR_UNREACHABLE);
+	g_assert_error(error, CT_ERROR, CT_ERROR_AUTH_FAILED);
+	g_assert_false(ct_error_is_transient(error));
+	g_assert_cmpstr(error->message, ==,
+	                "127.0.0.1 requires a TLS client certificate (TLS alert: certificate "
+	                "required): set [identity] auth=certificate with client-cert and "
+	                "client-key");
 	tls_server_free(s);
+}
+
+static void
+test_client_certificate_refused(void)
+{
+	/* TLS 1.3 (the alert arrives after the handshake, as a read error) and TLS 1.2 (in
+	 * the handshake) */
+	for (guint tls12 = 0; tls12 <= 1; tls12++) {
+		TlsServer *s = tls_server_new_full(server_pem, client_ca_pem, 1, tls12);
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *want = NULL;
+		CtHttpRequest req = {.url = s->url,
+		                     .ca_file = root_pem,
+		                     .timeout_s = 10,
+		                     .auth = CT_HTTP_AUTH_CLIENT_CERT,
+		                     .client_cert_file = stray_client_pem,
+		                     .client_key_file = stray_client_key};
+		g_autoptr(CtHttpResponse) r = ct_http_perform(&req, NULL, &error);
+		g_assert_null(r);
+		g_assert_error(error, CT_ERROR, CT_ERROR_AUTH_FAILED);
+		g_assert_false(ct_error_is_transient(error));
+		want =
+		    g_strdup_printf("127.0.0.1 refused the TLS client certificate %s (TLS alert: "
+		                    "unknown CA): the service must trust its issuer, and it "
+		                    "must be valid and meant for client authentication",
+		                    stray_client_pem);
+		g_assert_cmpstr(error->message, ==, want);
+		tls_server_free(s);
+	}
 }
 
 static void
@@ -243,7 +294,8 @@ make_pki(void)
 	                              .not_before = -60,
 	                              .not_after = 86400};
 	EVP_PKEY *root_key, *issuing_key, *server_k, *client_k, *client_ca_key, *stranger_key;
-	X509 *root, *issuing, *server, *wrong, *client, *client_ca, *stranger;
+	EVP_PKEY *stray_k;
+	X509 *root, *issuing, *server, *wrong, *client, *client_ca, *stranger, *stray;
 
 	dir = g_dir_make_tmp("ct-http-tls-XXXXXX", NULL);
 	root = ct_test_ca_new("TLS Root CA", &root_key);
@@ -256,6 +308,8 @@ make_pki(void)
 	client_k = ct_test_key_new();
 	client = ct_test_cert_new(client_k, &client_spec, client_ca, client_ca_key);
 	stranger = ct_test_ca_new("Stranger Root CA", &stranger_key);
+	stray_k = ct_test_key_new();
+	stray = ct_test_cert_new(stray_k, &client_spec, stranger, stranger_key);
 
 	root_pem = ct_test_write_pem(dir, "root.pem", root, NULL);
 	server_pem = ct_test_write_pem(dir, "server.pem", server, NULL);
@@ -266,6 +320,8 @@ make_pki(void)
 	client_key = ct_test_write_key(dir, "client.key", client_k);
 	client_ca_pem = ct_test_write_pem(dir, "client-ca.pem", client_ca, NULL);
 	stranger_pem = ct_test_write_pem(dir, "stranger.pem", stranger, NULL);
+	stray_client_pem = ct_test_write_pem(dir, "stray-client.pem", stray, NULL);
+	stray_client_key = ct_test_write_key(dir, "stray-client.key", stray_k);
 
 	X509_free(root);
 	X509_free(issuing);
@@ -274,6 +330,8 @@ make_pki(void)
 	X509_free(client_ca);
 	X509_free(client);
 	X509_free(stranger);
+	X509_free(stray);
+	EVP_PKEY_free(stray_k);
 	EVP_PKEY_free(root_key);
 	EVP_PKEY_free(issuing_key);
 	EVP_PKEY_free(server_k);
@@ -285,9 +343,9 @@ make_pki(void)
 static void
 remove_pki(void)
 {
-	gchar **files[] = {&root_pem,       &server_pem,    &server_chain_pem,
-	                   &wrong_host_pem, &server_key,    &client_pem,
-	                   &client_key,     &client_ca_pem, &stranger_pem};
+	gchar **files[] = {&root_pem,     &server_pem,       &server_chain_pem, &wrong_host_pem,
+	                   &server_key,   &client_pem,       &client_key,       &client_ca_pem,
+	                   &stranger_pem, &stray_client_pem, &stray_client_key};
 	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
 		g_unlink(*files[i]);
 		g_clear_pointer(files[i], g_free);
@@ -312,6 +370,7 @@ main(int argc, char **argv)
 	g_test_add_func("/http-tls/probe", test_probe);
 	g_test_add_func("/http-tls/probe-unreachable", test_probe_unreachable);
 	g_test_add_func("/http-tls/client-certificate", test_client_certificate);
+	g_test_add_func("/http-tls/client-certificate-refused", test_client_certificate_refused);
 	g_test_add_func("/http-tls/client-certificate-needs-https",
 	                test_client_certificate_needs_https);
 	rc = g_test_run();
