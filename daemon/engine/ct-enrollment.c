@@ -253,9 +253,7 @@ ct_enrollment_run(CtEnrollment *self,
 			return NULL;
 		}
 	} else {
-		sip_uri = ct_identity_resolve_sip_uri(
-		    self->config,
-		    credentials != NULL ? ct_credentials_get_principal(credentials) : NULL, error);
+		sip_uri = ct_identity_resolve_user(self->config, credentials, error);
 		if (sip_uri == NULL)
 			return NULL;
 	}

@@ -109,6 +109,69 @@ ct_identity_resolve_sip_uri(CtConfig *config, const gchar *principal, GError **e
 }
 
 gchar *
+ct_identity_sip_uri_from_cert(X509 *cert, GError **error)
+{
+	g_auto(GStrv) uris = NULL;
+	g_autofree gchar *cn = NULL;
+	g_autofree gchar *candidate = NULL;
+	g_autofree gchar *subject = NULL;
+	gchar *uri = NULL;
+
+	g_return_val_if_fail(cert != NULL, NULL);
+	/* the subjectAltName URI is what ct_identity_cert_names_user() checks first too */
+	uris = ct_x509_san_uris(cert);
+	for (guint i = 0; uris[i] != NULL && uri == NULL; i++)
+		uri = ct_identity_normalize_sip_uri(uris[i]);
+	if (uri != NULL)
+		return uri;
+	cn = ct_x509_common_name(cert);
+	if (cn != NULL) {
+		candidate = g_ascii_strncasecmp(cn, "sip:", 4) == 0 ? g_strdup(cn)
+		                                                    : g_strdup_printf("sip:%s", cn);
+		uri = ct_identity_normalize_sip_uri(candidate);
+		if (uri != NULL)
+			return uri;
+	}
+	subject = ct_x509_subject_string(cert);
+	g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+	            "the client certificate '%s' names no SIP address (no subjectAltName URI "
+	            "sip:user@domain, no CN user@domain): set sip-uri= in [identity] of "
+	            "certtether.conf",
+	            subject);
+	return NULL;
+}
+
+gchar *
+ct_identity_resolve_user(CtConfig *config, CtCredentials *credentials, GError **error)
+{
+	g_autoptr(X509) cert =
+	    credentials != NULL ? ct_credentials_dup_certificate(credentials) : NULL;
+	const gchar *configured = config != NULL ? ct_config_get_sip_uri(config) : NULL;
+	g_autofree gchar *own = NULL;
+	g_autofree gchar *subject = NULL;
+
+	if (cert == NULL)
+		return ct_identity_resolve_sip_uri(
+		    config, credentials != NULL ? ct_credentials_get_principal(credentials) : NULL,
+		    error);
+	if (configured == NULL)
+		return ct_identity_sip_uri_from_cert(cert, error);
+	/* the service issues for whom the certificate names: another sip-uri could only end
+	 * in a certificate the phone is refused, after the service issued it */
+	own = ct_identity_sip_uri_from_cert(cert, NULL);
+	if (own != NULL && !ct_identity_cert_names_user(cert, configured)) {
+		subject = ct_x509_subject_string(cert);
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "[identity] sip-uri=%s is not the user of the client certificate "
+		            "'%s' (%s): the service issues certificates for the certificate's "
+		            "user; remove sip-uri or use that user's certificate",
+		            configured, subject, own);
+		return NULL;
+	}
+	return g_strdup(configured);
+}
+
+gchar *
 ct_identity_entity(const gchar *sip_uri)
 {
 	g_return_val_if_fail(sip_uri != NULL, NULL);

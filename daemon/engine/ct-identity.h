@@ -1,8 +1,9 @@
 /*
  * The desktop user's identity as the certificate must carry it: the SIP URI
- * (configured, else derived from the Kerberos principal), the CertProv Entity,
- * the DER subject and subjectAltName the host demands from the phone's CSR,
- * and the stable DeviceId of a phone. The identity never comes from the device.
+ * (configured, else derived from the Kerberos principal or named by the client
+ * certificate), the CertProv Entity, the DER subject and subjectAltName the host
+ * demands from the phone's CSR, and the stable DeviceId of a phone. The identity
+ * never comes from the device.
  */
 #pragma once
 
@@ -26,6 +27,22 @@ gchar *ct_identity_sip_uri_from_principal(const gchar *principal, GError **error
 
 /* the configured [identity] sip-uri (@config may be NULL), else the principal's */
 gchar *ct_identity_resolve_sip_uri(CtConfig *config, const gchar *principal, GError **error);
+
+/*
+ * The SIP address a (client) certificate names: its first subjectAltName URI that is
+ * sip:user@domain, else its CN when it is user@domain (or sip:user@domain);
+ * CT_ERROR_CONFIG with a hint to set sip-uri= otherwise
+ */
+gchar *ct_identity_sip_uri_from_cert(X509 *cert, GError **error);
+
+/*
+ * Whom the desktop user's certificates are for, after ct_credentials_ensure() (both
+ * may be NULL): with a client certificate, the configured sip-uri (CT_ERROR_CONFIG
+ * when the certificate names another user) else the certificate's own
+ * (ct_identity_sip_uri_from_cert()); otherwise ct_identity_resolve_sip_uri() with the
+ * credentials' principal
+ */
+gchar *ct_identity_resolve_user(CtConfig *config, CtCredentials *credentials, GError **error);
 
 /* the CertProv Entity: the SIP URI without "sip:" ("alice@test.local") */
 gchar *ct_identity_entity(const gchar *sip_uri);

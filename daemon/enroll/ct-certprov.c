@@ -514,6 +514,7 @@ ct_certprov_submit(CtEnrollBackend *base,
                    GError **error)
 {
 	CtCertprov *self = CT_CERTPROV(base);
+	CtCredentials *credentials;
 	g_auto(CtCertprovEndpoints) ep = {0};
 	g_autoptr(GBytes) client_entropy = NULL;
 	g_autoptr(CtWebTicket) ticket = NULL;
@@ -528,8 +529,17 @@ ct_certprov_submit(CtEnrollBackend *base,
 	if (ep.service_url == NULL)
 		return NULL;
 	/* before any network: without credentials there is nothing to ask for */
-	if (ct_enroll_backend_ensure_credentials(base, ep.service_url, error) == NULL)
+	credentials = ct_enroll_backend_ensure_credentials(base, ep.service_url, error);
+	if (credentials == NULL)
 		return NULL;
+	/* the Web Ticket service authenticates with WinNegotiate (Kerberos, or Basic) only */
+	if (ct_credentials_get_method_in_use(credentials) == CT_AUTH_METHOD_CERTIFICATE) {
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_NOT_SUPPORTED,
+		                    "CertProv authenticates with Kerberos or a password, not with "
+		                    "a TLS client certificate: set [identity] auth to auto, "
+		                    "negotiate or basic, or use [service] protocol=est");
+		return NULL;
+	}
 
 	/* 1. where the services are */
 	if (!ct_certprov_discover(self, &ep, cancellable, error))

@@ -1,10 +1,19 @@
 #include "daemon/enroll/ct-credentials.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
 #include <libsecret/secret.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/engine/ct-x509.h"
 
 struct _CtCredentials {
 	GObject parent_instance;
@@ -12,9 +21,12 @@ struct _CtCredentials {
 	CtAuthMethod method;
 	gchar *username; /* configured user name (Basic), or NULL */
 	CtAuthMethod method_in_use;
-	gchar *principal; /* who we authenticate as */
-	gchar *password;  /* Basic only; wiped on finalize */
-	gchar *ccache;    /* Kerberos ticket cache name, or NULL for the default */
+	gchar *principal;        /* who we authenticate as */
+	gchar *password;         /* Basic only; wiped on finalize */
+	gchar *ccache;           /* Kerberos ticket cache name, or NULL for the default */
+	gchar *client_cert_file; /* CERTIFICATE: PEM certificate (+ chain) */
+	gchar *client_key_file;  /* CERTIFICATE: PEM private key (read to check it only) */
+	X509 *client_cert;       /* CERTIFICATE: the leaf, once ensured */
 	CtPromptFunc prompt_func;
 	gpointer prompt_data;
 	GDestroyNotify prompt_destroy;
@@ -64,6 +76,9 @@ ct_credentials_finalize(GObject *object)
 	g_free(self->username);
 	g_free(self->principal);
 	g_free(self->ccache);
+	g_free(self->client_cert_file);
+	g_free(self->client_key_file);
+	g_clear_pointer(&self->client_cert, X509_free);
 	if (self->prompt_destroy != NULL)
 		self->prompt_destroy(self->prompt_data);
 	g_mutex_clear(&self->mutex);
@@ -123,6 +138,243 @@ ct_credentials_get_ccache(CtCredentials *self)
 {
 	g_return_val_if_fail(CT_IS_CREDENTIALS(self), NULL);
 	return self->ccache;
+}
+
+void
+ct_credentials_set_client_certificate(CtCredentials *self,
+                                      const gchar *cert_file,
+                                      const gchar *key_file)
+{
+	g_return_if_fail(CT_IS_CREDENTIALS(self));
+	g_mutex_lock(&self->mutex);
+	g_free(self->client_cert_file);
+	g_free(self->client_key_file);
+	self->client_cert_file =
+	    cert_file != NULL && cert_file[0] != '\0' ? g_strdup(cert_file) : NULL;
+	self->client_key_file = key_file != NULL && key_file[0] != '\0' ? g_strdup(key_file) : NULL;
+	g_mutex_unlock(&self->mutex);
+}
+
+/*
+ * Open a private key file and check it is one certtether may use (see
+ * ct_credentials_check_key_file()); the open descriptor and its size, or -1.
+ * The checks are made on the descriptor, so that they hold for what is read.
+ */
+static gint
+ct_credentials_open_key_file(const gchar *path, gsize *size, GError **error)
+{
+	struct stat st;
+	gint fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		gint saved = errno;
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG, "cannot read %s: %s", path,
+		            g_strerror(saved));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "%s is not a regular file: give the PEM file of the private key", path);
+		close(fd);
+		return -1;
+	}
+	/* a key others may read is no longer the user's secret: refuse it, as ssh does */
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "%s is accessible by group or others (mode %04o): a private key must "
+		            "be readable by its owner only; run chmod 600 %s",
+		            path, (guint)(st.st_mode & 07777), path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > CT_CREDENTIALS_MAX_KEY_FILE) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "%s is too large for a PEM private key (more than %u bytes)", path,
+		            (guint)CT_CREDENTIALS_MAX_KEY_FILE);
+		close(fd);
+		return -1;
+	}
+	*size = (gsize)st.st_size;
+	return fd;
+}
+
+gboolean
+ct_credentials_check_key_file(const gchar *path, GError **error)
+{
+	gsize size = 0;
+	gint fd;
+	g_return_val_if_fail(path != NULL, FALSE);
+	fd = ct_credentials_open_key_file(path, &size, error);
+	if (fd < 0)
+		return FALSE;
+	close(fd);
+	return TRUE;
+}
+
+/* OpenSSL asks for a passphrase: there is nobody to type one, say so afterwards */
+static int
+ct_credentials_refuse_passphrase(char *buf, int size, int rwflag, void *user_data)
+{
+	gboolean *asked = user_data;
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*asked = TRUE;
+	return -1;
+}
+
+/* the private key of a PEM file, after the file checks; the bytes read are wiped */
+static EVP_PKEY *
+ct_credentials_load_key(const gchar *path, GError **error)
+{
+	gsize size = 0;
+	gsize len = 0;
+	gchar *buf;
+	gint read_errno = 0;
+	gboolean asked = FALSE;
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+	gint fd = ct_credentials_open_key_file(path, &size, error);
+
+	if (fd < 0)
+		return NULL;
+	/* one byte more than allowed tells a file that grew since fstat() */
+	buf = g_malloc0(CT_CREDENTIALS_MAX_KEY_FILE + 1);
+	while (len < CT_CREDENTIALS_MAX_KEY_FILE + 1) {
+		gssize n = read(fd, buf + len, CT_CREDENTIALS_MAX_KEY_FILE + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			read_errno = errno;
+		if (n <= 0)
+			break;
+		len += (gsize)n;
+	}
+	close(fd);
+	if (read_errno != 0) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG, "cannot read %s: %s", path,
+		            g_strerror(read_errno));
+	} else if (len > CT_CREDENTIALS_MAX_KEY_FILE) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "%s is too large for a PEM private key (more than %u bytes)", path,
+		            (guint)CT_CREDENTIALS_MAX_KEY_FILE);
+	} else {
+		bio = BIO_new_mem_buf(buf, (int)len);
+		if (bio != NULL)
+			key = PEM_read_bio_PrivateKey(bio, NULL, ct_credentials_refuse_passphrase,
+			                              &asked);
+		BIO_free(bio);
+		ERR_clear_error();
+		if (key == NULL && asked)
+			g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+			            "%s is protected by a passphrase, which certtether cannot ask "
+			            "for: store the key unencrypted (openssl pkey -in %s -out "
+			            "NEW.key) and keep it private with its file mode (600)",
+			            path, path);
+		else if (key == NULL)
+			g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+			            "%s holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+			            path);
+	}
+	explicit_bzero(buf, CT_CREDENTIALS_MAX_KEY_FILE + 1);
+	g_free(buf);
+	return key;
+}
+
+/* "2027-01-31 12:00 UTC" */
+static gchar *
+ct_credentials_format_time(gint64 unix_time)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(unix_time);
+	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M UTC") : g_strdup("?");
+}
+
+/*
+ * The client certificate and its key, checked as a TLS server would (and a bit more):
+ * every problem is said here, before anything is sent
+ */
+static gboolean
+ct_credentials_ensure_certificate(CtCredentials *self, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(CtX509Stack) certs = NULL;
+	g_autoptr(EVP_PKEY) key = NULL;
+	g_autofree gchar *subject = NULL;
+	gint64 not_before = 0, not_after = 0;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	X509 *leaf;
+
+	if (self->client_cert_file == NULL || self->client_key_file == NULL) {
+		g_set_error_literal(error, CT_ERROR, CT_ERROR_CONFIG,
+		                    "certificate authentication needs a client certificate and "
+		                    "its key: set client-cert and client-key in [identity] of "
+		                    "certtether.conf");
+		return FALSE;
+	}
+	certs = ct_x509_load_pem_file(self->client_cert_file, &error_local);
+	if (certs == NULL) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "the client certificate ([identity] client-cert) cannot be used: %s",
+		            error_local->message);
+		return FALSE;
+	}
+	leaf = sk_X509_value(certs, 0);
+	subject = ct_x509_subject_string(leaf);
+	key = ct_credentials_load_key(self->client_key_file, &error_local);
+	if (key == NULL) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "the client key ([identity] client-key) cannot be used: %s",
+		            error_local->message);
+		return FALSE;
+	}
+	if (X509_check_private_key(leaf, key) != 1) {
+		ERR_clear_error();
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "the client key %s does not belong to the client certificate %s "
+		            "('%s'): set [identity] client-key to that certificate's key",
+		            self->client_key_file, self->client_cert_file, subject);
+		return FALSE;
+	}
+	if (X509_check_purpose(leaf, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
+		ERR_clear_error();
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "the client certificate %s ('%s') is not meant for TLS client "
+		            "authentication (its key usage or extended key usage does not allow "
+		            "clientAuth): use the user's authentication certificate",
+		            self->client_cert_file, subject);
+		return FALSE;
+	}
+	if (!ct_x509_get_validity(leaf, &not_before, &not_after)) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "the client certificate %s ('%s') has an unreadable validity period",
+		            self->client_cert_file, subject);
+		return FALSE;
+	}
+	if (now < not_before) {
+		g_autofree gchar *when = ct_credentials_format_time(not_before);
+		g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+		            "the client certificate %s ('%s') is not valid before %s: check the "
+		            "clock",
+		            self->client_cert_file, subject, when);
+		return FALSE;
+	}
+	if (now > not_after) {
+		g_autofree gchar *when = ct_credentials_format_time(not_after);
+		g_set_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,
+		            "the client certificate %s ('%s') expired on %s: get a new certificate "
+		            "and point client-cert and client-key in [identity] to it",
+		            self->client_cert_file, subject, when);
+		return FALSE;
+	}
+	/* keep the one handed out by ct_credentials_dup_certificate() when unchanged */
+	if (self->client_cert == NULL || X509_cmp(self->client_cert, leaf) != 0) {
+		g_clear_pointer(&self->client_cert, X509_free);
+		self->client_cert = sk_X509_delete(certs, 0);
+		g_free(self->principal);
+		self->principal = g_steal_pointer(&subject);
+	}
+	self->method_in_use = CT_AUTH_METHOD_CERTIFICATE;
+	g_debug("TLS client certificate %s (%s)", self->client_cert_file, self->principal);
+	return TRUE;
 }
 
 /* the GSS-API status text, for debug logs only */
@@ -311,6 +563,8 @@ ct_credentials_ensure(CtCredentials *self, const gchar *service_url, GError **er
 
 	if (self->method == CT_AUTH_METHOD_BASIC)
 		return ct_credentials_ensure_password(self, service_url, FALSE, error);
+	if (self->method == CT_AUTH_METHOD_CERTIFICATE)
+		return ct_credentials_ensure_certificate(self, error);
 
 	/* the ticket is checked every time: it may have been renewed or destroyed since */
 	state = ct_credentials_inspect_kerberos(self->ccache, &principal, &lifetime);
@@ -375,6 +629,14 @@ ct_credentials_apply(CtCredentials *self, CtHttpRequest *request)
 		request->username = self->username;
 		request->password = self->password;
 		break;
+	case CT_AUTH_METHOD_CERTIFICATE:
+		request->auth = CT_HTTP_AUTH_CLIENT_CERT;
+		/* the certificate's subject, only to name the user in errors */
+		request->username = self->principal;
+		request->password = NULL;
+		request->client_cert_file = self->client_cert_file;
+		request->client_key_file = self->client_key_file;
+		break;
 	default:
 		g_warning("ct_credentials_apply() before ct_credentials_ensure() succeeded");
 		request->auth = CT_HTTP_AUTH_NONE;
@@ -406,4 +668,17 @@ ct_credentials_get_method_in_use(CtCredentials *self)
 {
 	g_return_val_if_fail(CT_IS_CREDENTIALS(self), CT_AUTH_METHOD_AUTO);
 	return self->method_in_use;
+}
+
+X509 *
+ct_credentials_dup_certificate(CtCredentials *self)
+{
+	X509 *cert = NULL;
+	g_return_val_if_fail(CT_IS_CREDENTIALS(self), NULL);
+	g_mutex_lock(&self->mutex);
+	if (self->method_in_use == CT_AUTH_METHOD_CERTIFICATE && self->client_cert != NULL &&
+	    X509_up_ref(self->client_cert) == 1)
+		cert = self->client_cert;
+	g_mutex_unlock(&self->mutex);
+	return cert;
 }

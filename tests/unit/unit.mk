@@ -56,8 +56,8 @@ test-ct-policy_LIBS = $(ENGINE_LIBS)
 # enrollment (issue 3): backoff, config, identity, X.509/EST parsing, verification, the HTTP
 # client (loopback HTTP server; TLS against openssl s_server), retry orchestration;
 # ct-test-issue.o makes their keys and certificates
-CT_ENROLL_UNIT_TESTS := test-ct-backoff test-ct-config test-ct-identity test-ct-x509 \
-	test-ct-verify test-ct-http test-ct-http-tls test-ct-enrollment
+CT_ENROLL_UNIT_TESTS := test-ct-backoff test-ct-config test-ct-credentials test-ct-identity \
+	test-ct-x509 test-ct-verify test-ct-http test-ct-http-tls test-ct-enrollment
 $(foreach t,$(CT_ENROLL_UNIT_TESTS),$(eval $(call unit_test,$(t),$(BUILDDIR)/tests/unit/ct-test-issue.o $(LIBENGINE))))
 $(foreach t,$(CT_ENROLL_UNIT_TESTS),$(eval $(t)_CFLAGS = $$(ENGINE_CFLAGS)))
 $(foreach t,$(CT_ENROLL_UNIT_TESTS),$(eval $(t)_LIBS = $$(ENGINE_LIBS)))
