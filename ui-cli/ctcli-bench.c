@@ -241,12 +241,10 @@ ctcli_bench_check_daemon_user(CtcliBench *bench, CtConfig *config, GError **erro
 		desktop = g_strdup(user);
 	} else {
 		/* the daemon has not needed its user yet: the same session, the same ticket */
-		g_autoptr(CtCredentials) credentials =
-		    ct_credentials_new(ct_config_get_auth(config), ct_config_get_username(config));
+		g_autoptr(CtCredentials) credentials = ct_config_new_credentials(config);
 		g_autoptr(GError) error_local = NULL;
 		if (ct_credentials_ensure(credentials, ct_config_get_url(config), &error_local))
-			desktop = ct_identity_resolve_sip_uri(
-			    config, ct_credentials_get_principal(credentials), &error_local);
+			desktop = ct_identity_resolve_user(config, credentials, &error_local);
 		if (desktop == NULL) {
 			g_set_error(
 			    error, CT_ERROR, CT_ERROR_NO_CREDENTIALS,

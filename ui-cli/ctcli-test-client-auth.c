@@ -119,6 +119,20 @@ ctcli_client_auth_fail(CtcliTestReport *report,
 	ctcli_test_report_fail(report, error, diagnosis);
 }
 
+/* how the credentials authenticate, for the credentials step */
+static const gchar *
+ctcli_client_auth_method_label(CtAuthMethod method)
+{
+	switch (method) {
+	case CT_AUTH_METHOD_NEGOTIATE:
+		return "Kerberos";
+	case CT_AUTH_METHOD_CERTIFICATE:
+		return "client certificate";
+	default:
+		return "password";
+	}
+}
+
 /* the TLS check on its own, so that an untrusted chain is named before anything is sent */
 static gboolean
 ctcli_client_auth_check_tls(CtcliTestReport *report, const gchar *url, CtConfig *config)
@@ -251,28 +265,35 @@ ctcli_client_auth_run(CtcliContext *ctx,
 	if (!ctcli_client_auth_check_tls(report, url, config))
 		return;
 
-	/* the desktop's credentials: the ticket of KRB5CCNAME (or a password if configured) */
+	/* the desktop's credentials: the ticket of KRB5CCNAME (or a password or a client
+	 * certificate if configured) */
 	t0 = g_get_monotonic_time();
-	credentials =
-	    ct_credentials_new(ct_config_get_auth(config), ct_config_get_username(config));
+	credentials = ct_config_new_credentials(config);
 	if (ctx->interactive)
 		ct_credentials_set_prompt_func(credentials, ctcli_client_auth_prompt, NULL, NULL);
 	if (!ct_credentials_ensure(credentials, url, &error)) {
-		ctcli_test_report_step(report, "credentials", g_getenv("KRB5CCNAME"), FALSE,
-		                       ctcli_test_seconds_since(t0), error);
-		ctcli_client_auth_fail(report, error, "credentials", url);
+		gboolean with_cert = ct_config_get_auth(config) == CT_AUTH_METHOD_CERTIFICATE;
+		ctcli_test_report_step(report, "credentials",
+		                       with_cert ? ct_config_get_client_cert(config)
+		                                 : g_getenv("KRB5CCNAME"),
+		                       FALSE, ctcli_test_seconds_since(t0), error);
+		if (with_cert)
+			ctcli_test_report_fail(report, error,
+			                       "Fix or renew the client certificate named in Error "
+			                       "(client-cert and client-key in [identity] of "
+			                       "certtether.conf), then run this test again.");
+		else
+			ctcli_client_auth_fail(report, error, "credentials", url);
 		return;
 	}
-	own_sip =
-	    ct_identity_resolve_sip_uri(config, ct_credentials_get_principal(credentials), &error);
+	own_sip = ct_identity_resolve_user(config, credentials, &error);
 	sip_uri = user != NULL ? g_strdup(user) : g_strdup(own_sip);
 	/* with --user-sip-address, a principal of no SIP form is only not compared */
 	if (sip_uri != NULL)
 		g_clear_error(&error);
 	target = g_strdup_printf(
 	    "%s (%s) for %s", ct_credentials_get_principal(credentials),
-	    ct_credentials_get_method_in_use(credentials) == CT_AUTH_METHOD_NEGOTIATE ? "Kerberos"
-	                                                                              : "password",
+	    ctcli_client_auth_method_label(ct_credentials_get_method_in_use(credentials)),
 	    sip_uri != NULL ? sip_uri : "?");
 	if (sip_uri == NULL) {
 		ctcli_test_report_step(report, "credentials", target, FALSE,

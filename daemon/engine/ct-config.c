@@ -32,6 +32,8 @@ struct _CtConfig {
 	gchar *sip_uri;
 	CtAuthMethod auth;
 	gchar *username;
+	gchar *client_cert; /* absolute path or NULL */
+	gchar *client_key;  /* absolute path or NULL */
 	/* [device] */
 	gboolean key_algorithm_set;
 	CtKeyAlgorithm key_algorithm;
@@ -89,6 +91,8 @@ ct_config_finalize(GObject *object)
 	g_free(self->web_ticket_url);
 	g_free(self->sip_uri);
 	g_free(self->username);
+	g_free(self->client_cert);
+	g_free(self->client_key);
 	g_ptr_array_unref(self->allow);
 	G_OBJECT_CLASS(ct_config_parent_class)->finalize(object);
 }
@@ -304,28 +308,41 @@ ct_config_set_est_label(CtConfig *self, const gchar *v, const CtConfigWhere *w, 
 	return TRUE;
 }
 
+/* a path as written, absolute: relative ones are relative to the file's directory */
+static gchar *
+ct_config_resolve_path(const gchar *v, const CtConfigWhere *w)
+{
+	if (g_path_is_absolute(v))
+		return g_strdup(v);
+	return g_canonicalize_filename(v, w->base_dir);
+}
+
+/* a PEM file of certificates, loaded now so that a wrong file is reported here and not
+ * at the first request; an empty value means none */
 static gboolean
-ct_config_set_ca_file(CtConfig *self, const gchar *v, const CtConfigWhere *w, GError **error)
+ct_config_parse_pem_file(const gchar *v, const CtConfigWhere *w, gchar **out, GError **error)
 {
 	g_autofree gchar *path = NULL;
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(CtX509Stack) certs = NULL;
 	if (v[0] == '\0') {
-		/* an empty value turns a file's or the environment's ca-file off */
-		g_clear_pointer(&self->ca_file, g_free);
+		g_clear_pointer(out, g_free);
 		return TRUE;
 	}
-	if (g_path_is_absolute(v))
-		path = g_strdup(v);
-	else
-		path = g_canonicalize_filename(v, w->base_dir);
-	/* load it now, so a wrong file is reported here and not at the first request */
+	path = ct_config_resolve_path(v, w);
 	certs = ct_x509_load_pem_file(path, &error_local);
 	if (certs == NULL)
 		return ct_config_bad(error, w, v, "cannot be used: %s", error_local->message);
-	g_free(self->ca_file);
-	self->ca_file = g_steal_pointer(&path);
+	g_free(*out);
+	*out = g_steal_pointer(&path);
 	return TRUE;
+}
+
+static gboolean
+ct_config_set_ca_file(CtConfig *self, const gchar *v, const CtConfigWhere *w, GError **error)
+{
+	/* an empty value also turns the environment's ca-file off */
+	return ct_config_parse_pem_file(v, w, &self->ca_file, error);
 }
 
 static gboolean
@@ -368,7 +385,8 @@ ct_config_set_sip_uri(CtConfig *self, const gchar *v, const CtConfigWhere *w, GE
 static gboolean
 ct_config_set_auth(CtConfig *self, const gchar *v, const CtConfigWhere *w, GError **error)
 {
-	static const gchar *const names[] = {"auto", "negotiate", "basic", NULL};
+	/* in CtAuthMethod order */
+	static const gchar *const names[] = {"auto", "negotiate", "basic", "certificate", NULL};
 	gint idx = 0;
 	if (!ct_config_parse_enum(v, names, w, &idx, error))
 		return FALSE;
@@ -390,6 +408,34 @@ ct_config_set_username(CtConfig *self, const gchar *v, const CtConfigWhere *w, G
 	}
 	g_free(self->username);
 	self->username = g_strdup(v);
+	return TRUE;
+}
+
+static gboolean
+ct_config_set_client_cert(CtConfig *self, const gchar *v, const CtConfigWhere *w, GError **error)
+{
+	return ct_config_parse_pem_file(v, w, &self->client_cert, error);
+}
+
+/*
+ * The key is a secret: only the file is checked here (there, readable, private);
+ * its contents and that it is the certificate's are checked by
+ * ct_credentials_ensure() before each use, which also picks up a renewed pair
+ */
+static gboolean
+ct_config_set_client_key(CtConfig *self, const gchar *v, const CtConfigWhere *w, GError **error)
+{
+	g_autofree gchar *path = NULL;
+	g_autoptr(GError) error_local = NULL;
+	if (v[0] == '\0') {
+		g_clear_pointer(&self->client_key, g_free);
+		return TRUE;
+	}
+	path = ct_config_resolve_path(v, w);
+	if (!ct_credentials_check_key_file(path, &error_local))
+		return ct_config_bad(error, w, v, "cannot be used: %s", error_local->message);
+	g_free(self->client_key);
+	self->client_key = g_steal_pointer(&path);
 	return TRUE;
 }
 
@@ -461,9 +507,10 @@ ct_allow_entry_parse(const gchar *text, GError **error)
 	 * cannot appear in an entry since they separate its parts */
 	for (const gchar *p = serial; *p != '\0'; p++) {
 		if (*p <= 0x20 || *p >= 0x7f || *p == ';') {
-			g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
-			            "has a serial with a space or a character that is not printable "
-			            "ASCII");
+			g_set_error(
+			    error, CT_ERROR, CT_ERROR_CONFIG,
+			    "has a serial with a space or a character that is not printable "
+			    "ASCII");
 			return NULL;
 		}
 	}
@@ -532,6 +579,8 @@ static const CtConfigKey ct_config_keys[] = {
     {"identity", "sip-uri", ct_config_set_sip_uri},
     {"identity", "auth", ct_config_set_auth},
     {"identity", "username", ct_config_set_username},
+    {"identity", "client-cert", ct_config_set_client_cert},
+    {"identity", "client-key", ct_config_set_client_key},
     {"device", "key-algorithm", ct_config_set_key_algorithm},
     {"device", "renew-before-days", ct_config_set_renew_before_days},
     {"policy", "mode", ct_config_set_mode},
@@ -583,6 +632,22 @@ ct_config_check_consistency(CtConfig *self, const gchar *origin, GError **error)
 		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
 		            "%s: [retry] max-delay=%g is smaller than initial-delay=%g", origin,
 		            self->max_delay, self->initial_delay);
+		return FALSE;
+	}
+	if (self->auth == CT_AUTH_METHOD_CERTIFICATE && self->protocol == CT_PROTOCOL_CERTPROV) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "%s: [identity] auth=certificate cannot be used with [service] "
+		            "protocol=certprov: CertProv needs Kerberos or a password (auth=auto, "
+		            "negotiate or basic); client certificates work with protocol=est",
+		            origin);
+		return FALSE;
+	}
+	if (self->auth == CT_AUTH_METHOD_CERTIFICATE &&
+	    (self->client_cert == NULL || self->client_key == NULL)) {
+		g_set_error(error, CT_ERROR, CT_ERROR_CONFIG,
+		            "%s: [identity] auth=certificate needs client-cert and client-key (the "
+		            "PEM files of the certificate and of its private key)",
+		            origin);
 		return FALSE;
 	}
 	return TRUE;
@@ -689,6 +754,12 @@ ct_config_load_data(
 		               "%s: [device] key-algorithm=%s with protocol=certprov: CertProv "
 		               "servers are known to accept RSA keys only",
 		               origin, ct_key_algorithm_to_string(self->key_algorithm));
+	if (self->auth != CT_AUTH_METHOD_CERTIFICATE &&
+	    (self->client_cert != NULL || self->client_key != NULL))
+		ct_config_warn(self,
+		               "%s: [identity] client-cert and client-key are used only with "
+		               "auth=certificate (auth=%s)",
+		               origin, ct_auth_method_to_string(self->auth));
 	if (self->policy_mode == CT_POLICY_MODE_ALLOWLIST && self->allow->len == 0)
 		ct_config_warn(self,
 		               "%s: [policy] mode=allowlist without allow= entries refuses "
@@ -859,6 +930,32 @@ ct_config_get_username(CtConfig *self)
 	return self->username;
 }
 
+const gchar *
+ct_config_get_client_cert(CtConfig *self)
+{
+	g_return_val_if_fail(CT_IS_CONFIG(self), NULL);
+	return self->client_cert;
+}
+
+const gchar *
+ct_config_get_client_key(CtConfig *self)
+{
+	g_return_val_if_fail(CT_IS_CONFIG(self), NULL);
+	return self->client_key;
+}
+
+CtCredentials *
+ct_config_new_credentials(CtConfig *self)
+{
+	CtCredentials *credentials;
+	g_return_val_if_fail(CT_IS_CONFIG(self), NULL);
+	credentials = ct_credentials_new(self->auth, self->username);
+	if (self->auth == CT_AUTH_METHOD_CERTIFICATE)
+		ct_credentials_set_client_certificate(credentials, self->client_cert,
+		                                      self->client_key);
+	return credentials;
+}
+
 CtKeyAlgorithm
 ct_config_get_key_algorithm(CtConfig *self)
 {
@@ -982,6 +1079,8 @@ ct_auth_method_to_string(CtAuthMethod method)
 		return "negotiate";
 	case CT_AUTH_METHOD_BASIC:
 		return "basic";
+	case CT_AUTH_METHOD_CERTIFICATE:
+		return "certificate";
 	default:
 		return "unknown";
 	}

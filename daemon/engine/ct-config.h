@@ -36,11 +36,23 @@
  * [identity]
  *   sip-uri = sip:USER@DOMAIN  (derived: principal alice@TEST.LOCAL -> sip:alice@test.local)
  *       the desktop user's SIP address, the identity every certificate is issued for
- *   auth = auto | negotiate | basic  (auto)
+ *   auth = auto | negotiate | basic | certificate  (auto)
  *       negotiate: the session's Kerberos ticket only; basic: a password (Secret
- *       Service keyring, else typed at a terminal); auto: ticket, else password
+ *       Service keyring, else typed at a terminal); auto: ticket, else password;
+ *       certificate: a TLS client certificate, client-cert + client-key (protocol=est
+ *       only: CertProv needs Kerberos or a password)
  *   username = user name, e.g. alice@EXAMPLE.COM  (none)
  *       the user for password (Basic) authentication
+ *   client-cert = path of a PEM file: the user's certificate, then any intermediates  (none)
+ *       auth=certificate: the TLS client certificate (clientAuth); relative to the
+ *       file's directory; loaded at once. The SIP URI comes from sip-uri, else from the
+ *       certificate (subjectAltName URI sip:..., else a CN of the form user@domain)
+ *   client-key = path of an unencrypted PEM private key  (none)
+ *       auth=certificate: the certificate's key; relative to the file's directory. At
+ *       load it must exist, be a regular file readable by this user and grant group and
+ *       others nothing (mode 600, like ssh keys: a key others can read is refused); that
+ *       it is the certificate's key is checked before each use. Its contents are never
+ *       logged
  * [device]
  *   key-algorithm = rsa2048 | rsa3072 | ec-p256 | ec-p384  (rsa2048 for certprov, ec-p256 for est)
  *       the key the phone is asked to generate
@@ -185,6 +197,11 @@ guint ct_config_get_timeout(CtConfig *self);
 const gchar *ct_config_get_sip_uri(CtConfig *self); /* normalised "sip:user@domain" or NULL */
 CtAuthMethod ct_config_get_auth(CtConfig *self);
 const gchar *ct_config_get_username(CtConfig *self);
+const gchar *ct_config_get_client_cert(CtConfig *self); /* absolute path or NULL */
+const gchar *ct_config_get_client_key(CtConfig *self);  /* absolute path or NULL */
+
+/* new credentials as [identity] describes them: auth, username, client-cert/-key */
+CtCredentials *ct_config_new_credentials(CtConfig *self);
 
 /* [device] */
 CtKeyAlgorithm ct_config_get_key_algorithm(CtConfig *self); /* default follows the protocol */

@@ -330,8 +330,8 @@ ct_engine_resolve_user(CtEngine *self, CtAssignment *assignment, GError **error)
 		return FALSE;
 	if (assignment->sip_uri != NULL)
 		return TRUE;
-	sip_uri = ct_identity_resolve_sip_uri(
-	    self->config, ct_credentials_get_principal(assignment->credentials), error);
+	/* the configured sip-uri, the client certificate's user or the ticket's */
+	sip_uri = ct_identity_resolve_user(self->config, assignment->credentials, error);
 	if (sip_uri == NULL)
 		return FALSE;
 	if (assignment->credentials == self->credentials && g_strcmp0(self->user, sip_uri) != 0) {
@@ -660,8 +660,7 @@ ct_engine_start(CtEngine *self, GError **error)
 	if (!ct_engine_open_ledger(self, error))
 		return FALSE;
 	if (self->credentials == NULL) {
-		self->credentials = ct_credentials_new(ct_config_get_auth(self->config),
-		                                       ct_config_get_username(self->config));
+		self->credentials = ct_config_new_credentials(self->config);
 		if (self->prompt_func != NULL)
 			ct_credentials_set_prompt_func(self->credentials, self->prompt_func,
 			                               self->prompt_data, NULL);

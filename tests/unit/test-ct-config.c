@@ -1,6 +1,8 @@
 /*
  * certtether.conf: a complete good file, the defaults, one precise message per
- * bad value, unknown keys as warnings, the search order and the environment.
+ * bad value, unknown keys as warnings, the search order and the environment;
+ * TLS client-certificate authentication (client-cert, client-key and the rules
+ * between them, auth and protocol).
  */
 #include <glib/gstdio.h>
 
@@ -10,6 +12,9 @@
 static gchar *tmpdir;
 static GPtrArray *logged_warnings; /* warnings the engine logged */
 static gchar *ca_pem;              /* a valid PEM file */
+static gchar *client_pem;          /* a client certificate, "client.pem" in tmpdir */
+static gchar *client_key;          /* its key, mode 0600, "client.key" in tmpdir */
+static gchar *open_key;            /* the same key, mode 0644, "open.key" in tmpdir */
 
 static CtConfig *
 load(const gchar *text, GError **error)
@@ -27,6 +32,8 @@ test_defaults(void)
 	g_assert_null(ct_config_get_ca_file(c));
 	g_assert_cmpuint(ct_config_get_timeout(c), ==, 30);
 	g_assert_cmpint(ct_config_get_auth(c), ==, CT_AUTH_METHOD_AUTO);
+	g_assert_null(ct_config_get_client_cert(c));
+	g_assert_null(ct_config_get_client_key(c));
 	g_assert_cmpint(ct_config_get_key_algorithm(c), ==, CT_KEY_ALGORITHM_RSA2048);
 	g_assert_cmpuint(ct_config_get_renew_before_days(c), ==, 30);
 	g_assert_cmpint(ct_config_get_policy_mode(c), ==, CT_POLICY_MODE_ASK);
@@ -166,7 +173,25 @@ static const BadCase bad_cases[] = {
     {"[identity]\nsip-uri=sip:alice bob@example.com\n",
      "[identity] sip-uri=sip:alice bob@example.com is not a SIP address of the form "
      "sip:user@domain.example"},
-    {"[identity]\nauth=ntlm\n", "[identity] auth=ntlm is not one of auto, negotiate, basic"},
+    {"[identity]\nauth=ntlm\n",
+     "[identity] auth=ntlm is not one of auto, negotiate, basic, certificate"},
+    {"[identity]\nclient-cert=/nonexistent/alice.pem\n",
+     "[identity] client-cert=/nonexistent/alice.pem cannot be used: cannot read "
+     "/nonexistent/alice.pem: Failed to open file “/nonexistent/alice.pem”: No such file or "
+     "directory"},
+    {"[identity]\nclient-key=/nonexistent/alice.key\n",
+     "[identity] client-key=/nonexistent/alice.key cannot be used: cannot read "
+     "/nonexistent/alice.key: No such file or directory"},
+    {"[identity]\nclient-key=/\n",
+     "[identity] client-key=/ cannot be used: / is not a regular file: give the PEM file of "
+     "the private key"},
+    {"[identity]\nauth=certificate\n",
+     "[identity] auth=certificate cannot be used with [service] protocol=certprov: CertProv "
+     "needs Kerberos or a password (auth=auto, negotiate or basic); client certificates work "
+     "with protocol=est"},
+    {"[service]\nprotocol=est\n[identity]\nauth=certificate\n",
+     "[identity] auth=certificate needs client-cert and client-key (the PEM files of the "
+     "certificate and of its private key)"},
     {"[identity]\nusername=alice:x\n",
      "[identity] username=alice:x must not contain blanks, ':' or control characters"},
     {"[device]\nkey-algorithm=rsa1024\n",
@@ -237,6 +262,89 @@ test_bad_pem_ca_file(void)
 	                                               "ca-file=garbage.pem cannot be used: "));
 	g_assert_nonnull(strstr(error->message, "BEGIN CERTIFICATE"));
 	g_unlink(path);
+}
+
+static void
+test_client_certificate(void)
+{
+	g_autoptr(GError) error = NULL;
+	/* relative to the file's directory, like ca-file */
+	const gchar *text = "[service]\n"
+	                    "protocol = est\n"
+	                    "url = https://est.example.com\n"
+	                    "[identity]\n"
+	                    "auth = certificate\n"
+	                    "client-cert = client.pem\n"
+	                    "client-key = client.key\n";
+	g_autoptr(CtConfig) c = load(text, &error);
+	g_autoptr(CtCredentials) credentials = NULL;
+	g_assert_no_error(error);
+	g_assert_cmpint(ct_config_get_auth(c), ==, CT_AUTH_METHOD_CERTIFICATE);
+	g_assert_cmpstr(ct_config_get_client_cert(c), ==, client_pem);
+	g_assert_cmpstr(ct_config_get_client_key(c), ==, client_key);
+	g_assert_cmpstr(ct_auth_method_to_string(ct_config_get_auth(c)), ==, "certificate");
+	g_assert_null(ct_config_get_warnings(c)[0]);
+
+	/* the credentials [identity] describes: the certificate, ready to use */
+	credentials = ct_config_new_credentials(c);
+	g_assert_true(ct_credentials_ensure(credentials, ct_config_get_url(c), &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(ct_credentials_get_method_in_use(credentials), ==,
+	                CT_AUTH_METHOD_CERTIFICATE);
+	g_assert_cmpstr(ct_credentials_get_principal(credentials), ==,
+	                "CN=alice@test.local,O=certtether unit test");
+
+	/* switching to CertProv afterwards (certtether test --protocol) is refused too */
+	g_assert_false(
+	    ct_config_set_value(c, "service", "protocol", "certprov", "--protocol", &error));
+	g_assert_error(error, CT_ERROR, CT_ERROR_CONFIG);
+	g_assert_true(g_str_has_prefix(error->message, "--protocol: [identity] auth=certificate "
+	                                               "cannot be used with [service] "
+	                                               "protocol=certprov"));
+}
+
+static void
+test_client_key_readable_by_others(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CtConfig) c = load("[identity]\nclient-key=open.key\n", &error);
+	g_autofree gchar *want = g_strdup_printf(
+	    "/etc/certtether/certtether.conf: [identity] client-key=open.key cannot be used: %s "
+	    "is accessible by group or others (mode 0644): a private key must be readable by its "
+	    "owner only; run chmod 600 %s",
+	    open_key, open_key);
+	g_assert_null(c);
+	g_assert_error(error, CT_ERROR, CT_ERROR_CONFIG);
+	g_assert_cmpstr(error->message, ==, want);
+}
+
+static void
+test_client_cert_not_pem(void)
+{
+	g_autoptr(GError) error = NULL;
+	/* a key where the certificate should be */
+	g_autoptr(CtConfig) c = load("[identity]\nclient-cert=client.key\n", &error);
+	g_assert_null(c);
+	g_assert_error(error, CT_ERROR, CT_ERROR_CONFIG);
+	g_assert_true(g_str_has_prefix(error->message,
+	                               "/etc/certtether/certtether.conf: [identity] "
+	                               "client-cert=client.key cannot be used: "));
+	g_assert_nonnull(strstr(error->message, "BEGIN CERTIFICATE"));
+}
+
+static void
+test_client_cert_without_certificate_auth(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CtConfig) c = NULL;
+	g_ptr_array_set_size(logged_warnings, 0);
+	c = load("[identity]\nclient-cert=client.pem\nclient-key=client.key\n", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(ct_config_get_warnings(c)[0], ==,
+	                "/etc/certtether/certtether.conf: [identity] client-cert and client-key "
+	                "are used only with auth=certificate (auth=auto)");
+	g_assert_null(ct_config_get_warnings(c)[1]);
+	g_assert_cmpuint(logged_warnings->len, ==, 1);
 }
 
 static void
@@ -426,6 +534,22 @@ main(int argc, char **argv)
 	tmpdir = g_dir_make_tmp("ct-config-XXXXXX", NULL);
 	ca = ct_test_ca_new("Config Test CA", &key);
 	ca_pem = ct_test_write_pem(tmpdir, "ca.pem", ca, NULL);
+	{
+		CtTestCertSpec spec = {.cn = "alice@test.local",
+		                       .san_uri = "sip:alice@test.local",
+		                       .client_auth = TRUE,
+		                       .not_before = -60,
+		                       .not_after = 86400};
+		EVP_PKEY *client_k = ct_test_key_new();
+		X509 *client = ct_test_cert_new(client_k, &spec, ca, key);
+		client_pem = ct_test_write_pem(tmpdir, "client.pem", client, NULL);
+		client_key = ct_test_write_key(tmpdir, "client.key", client_k);
+		open_key = ct_test_write_key(tmpdir, "open.key", client_k);
+		g_assert_cmpint(g_chmod(client_key, 0600), ==, 0);
+		g_assert_cmpint(g_chmod(open_key, 0644), ==, 0);
+		X509_free(client);
+		EVP_PKEY_free(client_k);
+	}
 	X509_free(ca);
 	EVP_PKEY_free(key);
 
@@ -435,6 +559,12 @@ main(int argc, char **argv)
 	g_test_add_func("/config/bad-values", test_bad_values);
 	g_test_add_func("/config/bad-syntax", test_bad_syntax);
 	g_test_add_func("/config/bad-pem-ca-file", test_bad_pem_ca_file);
+	g_test_add_func("/config/client-certificate", test_client_certificate);
+	g_test_add_func("/config/client-key-readable-by-others",
+	                test_client_key_readable_by_others);
+	g_test_add_func("/config/client-cert-not-pem", test_client_cert_not_pem);
+	g_test_add_func("/config/client-cert-without-certificate-auth",
+	                test_client_cert_without_certificate_auth);
 	g_test_add_func("/config/unknown-keys-warn", test_unknown_keys_warn);
 	g_test_add_func("/config/env-ca-file", test_env_ca_file);
 	g_test_add_func("/config/search-order", test_search_order);
@@ -443,8 +573,14 @@ main(int argc, char **argv)
 	g_test_add_func("/config/value-quoting", test_value_quoting);
 	rc = g_test_run();
 	g_unlink(ca_pem);
+	g_unlink(client_pem);
+	g_unlink(client_key);
+	g_unlink(open_key);
 	g_rmdir(tmpdir);
 	g_free(ca_pem);
+	g_free(client_pem);
+	g_free(client_key);
+	g_free(open_key);
 	g_free(tmpdir);
 	g_ptr_array_unref(logged_warnings);
 	return rc;
