@@ -79,7 +79,8 @@ missing=""
 for v in KRB5_CONFIG KRB5CCNAME CERTTETHER_TEST_CERTPROV_URL CERTTETHER_TEST_EST_URL CERTTETHER_TEST_CA \
 	CERTTETHER_TEST_USER CERTTETHER_TEST_PASSWORD CERTTETHER_TEST_USER2 CERTTETHER_TEST_PASSWORD2 \
 	CERTTETHER_TEST_REALM CERTTETHER_TEST_SIP_DOMAIN CERTTETHER_TEST_DIR CERTTETHER_TEST_CONTROL \
-	CERTTETHER_TEST_WEBTICKET_URL CERTTETHER_TEST_STORE CERTTETHER_TEST_LOG; do
+	CERTTETHER_TEST_WEBTICKET_URL CERTTETHER_TEST_STORE CERTTETHER_TEST_LOG \
+	CERTTETHER_TEST_CLIENT_CERT CERTTETHER_TEST_CLIENT_KEY; do
 	[ -n "${!v:-}" ] || missing+=" $v"
 done
 is "env.sh exports every documented variable" "" "$missing"
@@ -242,6 +243,50 @@ base64 -w 64 "$W/small.csr" >"$W/small.b64"
 is "EST: an RSA-1024 CSR gives 400" 400 "$(code --negotiate -u : "${P10[@]}" --data-binary @"$W/small.b64" "$E/simpleenroll")"
 is "EST: a wrong Content-Type gives 415" 415 \
 	"$(code --negotiate -u : -H 'Content-Type: text/plain' --data-binary @"$W/alice.b64" "$E/simpleenroll")"
+like "the log names the HTTP authentication of each enrollment" \
+	"est simpleenroll user=alice@TEST.LOCAL issued .* auth=Negotiate .*est simplereenroll user=bob@TEST.LOCAL renewed .* auth=Basic" \
+	"$(tr '\n' ' ' <"$CERTTETHER_TEST_LOG")"
+
+# ---------------------------------------------------------------- EST with a TLS client certificate
+CC=$CERTTETHER_TEST_CLIENT_CERT
+CK=$CERTTETHER_TEST_CLIENT_KEY
+is "alice's client key is private (mode 600)" 600 "$(stat -c %a "$CK")"
+is "alice's client certificate: CN, SAN sip: URI, clientAuth, issued by the issuing CA" \
+	"subject=CN = alice@test.local|TLS Web Client Authentication|URI:sip:alice@test.local|issuer=O = certtether test, CN = certtether Test Issuing CA" \
+	"$(openssl x509 -in "$CC" -noout -subject -ext subjectAltName,extendedKeyUsage -issuer 2>&1 | grep -v '^X509v3' | sed 's/^ *//' | paste -sd'|')"
+is "alice's client certificate verifies for TLS clients against the root" "$CC: OK" \
+	"$(openssl verify -purpose sslclient -CAfile "$CA" -untrusted "$CERTTETHER_TEST_ISSUING_CA" "$CC" 2>&1)"
+is "alice's client key is the certificate's" "$(pubkey x509 -in "$CC")" \
+	"$(openssl pkey -in "$CK" -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-64)"
+before=$(count_certs "$PUB")
+hdr=$("${CT[@]}" --cert "$CC" --key "$CK" "${P10[@]}" --data-binary @"$W/alice.b64" -D - -o "$W/cc.b64" "$E/simpleenroll")
+like "EST simpleenroll with the client certificate and no HTTP authentication: 200" "HTTP/1.1 200" \
+	"$(echo "$hdr" | tr -d '\r' | head -1)"
+base64 -d "$W/cc.b64" | openssl pkcs7 -inform DER -print_certs -out "$W/cc.pem" 2>/dev/null
+is "EST: subject from the client certificate (the CSR says 'ignored by the server'), key from the CSR" \
+	"subject=CN = alice@test.local $csr_key" \
+	"$(openssl x509 -in "$W/cc.pem" -noout -subject 2>&1) $(pubkey x509 -in "$W/cc.pem")"
+is "EST with a client certificate: published in alice's store" "$((before + 1))" "$(count_certs "$PUB")"
+like "the log names the certificate's user and auth=certificate" \
+	"est simpleenroll user=alice@test.local issued serial=[0-9A-F]+ to=alice@test.local key=RSA-2048 auth=certificate\$" \
+	"$(tail -1 "$CERTTETHER_TEST_LOG")"
+is "EST simplereenroll with the client certificate" 200 \
+	"$(code --cert "$CC" --key "$CK" "${P10[@]}" --data-binary @"$W/ec.b64" "$E/simplereenroll")"
+is "the same request without the client certificate (and without Kerberos) gives 401" 401 \
+	"$(code "${P10[@]}" --data-binary @"$W/ec.b64" "$E/simplereenroll")"
+is "the client certificate opens only EST enrollment: /whoami still wants Kerberos (401)" 401 \
+	"$(code --cert "$CC" --key "$CK" "$CERTTETHER_TEST_WHOAMI_URL")"
+"$S/control" "$D" refuse-auth 1
+is "refuse-auth: a certificate-authenticated user is refused too (403)" 403 \
+	"$(code --cert "$CC" --key "$CK" "${P10[@]}" --data-binary @"$W/ec.b64" "$E/simpleenroll")"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/self.key" \
+	-subj /CN=alice@test.local -addext subjectAltName=URI:sip:alice@test.local \
+	-addext extendedKeyUsage=clientAuth -days 1 -out "$W/self.pem" 2>/dev/null
+lines=$(wc -l <"$CERTTETHER_TEST_LOG")
+out=$("${CT[@]}" --cert "$W/self.pem" --key "$W/self.key" "${P10[@]}" --data-binary @"$W/ec.b64" -o /dev/null "$E/simpleenroll" 2>&1)
+like "a self-signed client certificate is refused in the TLS handshake (alert unknown CA)" \
+	"^curl: \((35|56)\) .*alert unknown ca" "$out"
+is "... and the request never reaches the fixture" "$lines" "$(wc -l <"$CERTTETHER_TEST_LOG")"
 
 # ---------------------------------------------------------------- knobs
 K() { "$S/control" "$D" "$@"; }

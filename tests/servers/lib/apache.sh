@@ -7,7 +7,8 @@
 #     /WebTicket/WebTicketService.svc/mex          anonymous
 #     /WebTicket/WebTicketService.svc/WinNegotiate Kerberos (Negotiate, or Basic checked by the KDC)
 #     /.well-known/est/[LABEL/]cacerts             anonymous
-#     /.well-known/est/[LABEL/]simple(re)enroll    Kerberos (Negotiate or Basic)
+#     /.well-known/est/[LABEL/]simple(re)enroll    Kerberos (Negotiate or Basic), or a TLS
+#                                                  client certificate from the test PKI
 #     /whoami                                      Kerberos; prints REMOTE_USER
 
 # ct_apache_configure DIR HTTP_PORT HTTPS_PORT RUN_AS_USER RUN_AS_GROUP
@@ -27,12 +28,13 @@ Listen [::1]:$https_port"
 		userlines="User $user
 Group $group"
 	fi
-	local gss="AuthType GSSAPI
+	local gss_authn="AuthType GSSAPI
     AuthName \"certtether test realm\"
     GssapiCredStore keytab:$d/krb5/http.keytab
     GssapiAllowedMech krb5
     GssapiBasicAuth On
-    GssapiBasicAuthMech krb5
+    GssapiBasicAuthMech krb5"
+	local gss="$gss_authn
     Require valid-user"
 
 	cat >"$a/httpd.conf" <<CONF
@@ -102,6 +104,13 @@ ScriptAlias /CertProv/CertProvisioningService.svc $d/cgi-bin/certprov.cgi
     SSLEngine on
     SSLCertificateFile $d/pki/tls-chain.pem
     SSLCertificateKeyFile $d/pki/tls.key
+    # TLS client certificates are asked for in the handshake (vhost level: no renegotiation
+    # or TLS 1.3 post-handshake auth) and optional: Kerberos clients send none. One that is
+    # sent must chain to the test root (issuing CA + root); an untrusted one fails the
+    # handshake with a TLS alert (unknown CA), as mod_ssl does with 'optional'.
+    SSLCACertificateFile $d/pki/chain.pem
+    SSLVerifyClient optional
+    SSLVerifyDepth 2
 
     ScriptAlias /WebTicket/WebTicketService.svc $d/cgi-bin/webticket.cgi
     ScriptAlias /.well-known/est $d/cgi-bin/est.cgi
@@ -110,8 +119,15 @@ ScriptAlias /CertProv/CertProvisioningService.svc $d/cgi-bin/certprov.cgi
     <Location /WebTicket/WebTicketService.svc/WinNegotiate>
     $gss
     </Location>
+    # enrollment: a verified client certificate is enough (the CGI takes the identity from
+    # its CN, exported by +StdEnvVars); without one, Kerberos (Negotiate or Basic) as before
     <LocationMatch "^/\\.well-known/est/([^/]+/)?simple(re)?enroll\$">
-    $gss
+    $gss_authn
+    SSLOptions +StdEnvVars
+    <RequireAny>
+        Require ssl-verify-client
+        Require valid-user
+    </RequireAny>
     </LocationMatch>
     <Location /whoami>
     $gss

@@ -2,14 +2,16 @@
 #
 #   certtether Test Root CA  ->  certtether Test Issuing CA  ->  user certs, TLS cert for localhost
 #   certtether Unknown Root CA -> certtether Unknown Issuing CA  (the "unknown-root" knob)
+#   certtether Test Issuing CA  ->  client/alice.pem: alice's TLS client certificate (EST
+#                                   certificate authentication), key client/alice.key (0600)
 #
-# Every key is RSA-2048, generated fresh for each instance (in parallel: the keys are
-# most of the start-up time). Public certs are also published as DER under pki/public/,
+# Every CA and server key is RSA-2048, generated fresh for each instance (in parallel: the
+# keys are most of the start-up time); alice's client key is EC P-256 (fast). Public certs are also published as DER under pki/public/,
 # which Apache serves anonymously at http://localhost:HTTP_PORT/pki/ (the AIA URLs).
 
-# ct_pki_make DIR HTTP_PORT
+# ct_pki_make DIR HTTP_PORT SIP_DOMAIN
 ct_pki_make() {
-	local p=$1/pki http_port=$2
+	local p=$1/pki http_port=$2 sip_domain=$3
 	local aia="http://localhost:$http_port/pki"
 	mkdir -p "$p/public"
 	umask 077
@@ -19,6 +21,11 @@ ct_pki_make() {
 		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$p/$k.key" 2>"$p/$k.keygen.log" &
 		pids+=($!)
 	done
+	# alice's client key: a secret of hers, mode 0600 like ssh wants its keys (outside
+	# pki/*.key, which start makes group-readable for Apache)
+	mkdir -p "$p/client"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$p/client/alice.key" \
+		2>"$p/client.keygen.log" || ct_die "openssl genpkey failed (see $p/client.keygen.log)"
 	local pid
 	for pid in "${pids[@]}"; do
 		wait "$pid" || ct_die "openssl genpkey failed (see $p/*.keygen.log)"
@@ -57,6 +64,14 @@ subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 authorityInfoAccess = caIssuers;URI:$aia/issuing-ca.cer
+[user_client]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = URI:sip:alice@$sip_domain
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+authorityInfoAccess = caIssuers;URI:$aia/issuing-ca.cer
 CNF
 
 	# serials are random and positive (high bit clear)
@@ -83,6 +98,7 @@ CNF
 	_ct_signed unknown-issuing-ca "/O=certtether test/CN=certtether Unknown Issuing CA" \
 		unknown-root-ca unknown_issuing_ca 3650
 	_ct_signed tls "/O=certtether test/CN=localhost" issuing-ca tls_server 825
+	_ct_signed client/alice "/CN=alice@$sip_domain" issuing-ca user_client 365
 
 	# what Apache serves: leaf then intermediate (a complete chain; the root is the anchor)
 	cat "$p/tls.pem" "$p/issuing-ca.pem" >"$p/tls-chain.pem"
@@ -94,5 +110,6 @@ CNF
 		openssl x509 -in "$p/$k.pem" -outform DER -out "$p/public/$k.cer" ||
 			ct_die "cannot convert $k to DER"
 	done
-	chmod 644 "$p"/*.pem "$p"/public/*.cer
+	chmod 644 "$p"/*.pem "$p"/public/*.cer "$p/client/alice.pem"
+	chmod 600 "$p/client/alice.key"
 }
