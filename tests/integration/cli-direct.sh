@@ -169,6 +169,22 @@ else
 	diag
 fi
 
+# EST with alice's TLS client certificate and no Kerberos ticket at all: the engine takes
+# the user from the certificate and renews the phone's certificate for alice (the phone
+# holds one of hers already: simplereenroll)
+write_config "$W/cert.conf" est "$CERTTETHER_TEST_EST_URL" "$CERTTETHER_TEST_CA" "[identity]" \
+	"auth=certificate" "client-cert=$CERTTETHER_TEST_CLIENT_CERT" "client-key=$CERTTETHER_TEST_CLIENT_KEY"
+before=$(commits p1)
+KRB5CCNAME=FILE:$W/no-ticket.cc run --direct --config "$W/cert.conf" provision --force SIM-p1
+if [ "$RC" = 0 ] && [ "$(commits p1)" = $((before + 1)) ] && phone p1 .certificate.subject | grep -q "CN=$sip" &&
+	tail -n 1 "$CERTTETHER_TEST_LOG" | grep -Eq " est simplereenroll user=alice@test.local renewed .* auth=certificate$"; then
+	ok "client certificate, no ticket: provision --force renews the phone's certificate for $sip"
+else
+	not_ok "client certificate, no ticket: provision --force renews the phone's certificate for $sip (exit $RC)"
+	diag
+	tail -n 1 "$CERTTETHER_TEST_LOG" | sed 's/^/#   log: /'
+fi
+
 # watch: a phone plugged in while watching is provisioned (policy always, a bench setup)
 write_config "$W/always.conf" est "$CERTTETHER_TEST_EST_URL" "$CERTTETHER_TEST_CA" "[policy]" "mode=always"
 "$CLI" --direct --config "$W/always.conf" watch --json >"$W/watch.out" 2>"$W/watch.err" &

@@ -3,7 +3,9 @@
 #
 # client-auth obtains a real certificate for alice with a throwaway key over
 # CertProv and EST (exit 0, "Result : Success", one more certificate published),
-# fails without a ticket (exit 3, the diagnosis says kinit, nothing sent) and
+# also over EST with alice's TLS client certificate and no ticket at all (exit 0;
+# CertProv refuses that configuration), fails without a ticket (exit 3, the
+# diagnosis says kinit, nothing sent) and
 # with an untrusted TLS chain (exit 6, the missing issuer named, nothing sent);
 # chain judges the TLS chain with and without the right anchors, and against
 # the trust store of emulated phones (--direct: one that holds the anchor, one
@@ -97,6 +99,34 @@ if [ "${1:-}" = --inner ]; then
 			bash -c "grep -Eq '^Result +: Failure$' '$W/noticket-$proto.out' && grep -Eq '^Diagnosis +: .*Run kinit' '$W/noticket-$proto.out'"
 		check "... and nothing reached the certificate service" [ "$(requests)" = "$before" ]
 	done
+
+	# no ticket, but a TLS client certificate: [identity] auth=certificate
+	cat >"$W/cert.conf" <<EOF
+[service]
+protocol=est
+url=$CERTTETHER_TEST_EST_URL
+ca-file=$CERTTETHER_TEST_CA
+[identity]
+auth=certificate
+client-cert=$CERTTETHER_TEST_CLIENT_CERT
+client-key=$CERTTETHER_TEST_CLIENT_KEY
+EOF
+	before=$(published)
+	last=ca-cert
+	CERTTETHER_CONFIG=$W/cert.conf KRB5CCNAME=$kinit_cc run ca-cert --direct test client-auth \
+		--protocol est --target-url "$CERTTETHER_TEST_EST_URL"
+	check "client-auth est with auth=certificate and no ticket exits 0 (got $rc)" [ $rc = 0 ]
+	check "... Result : Success; the credentials step names the certificate's user" \
+		bash -c "grep -Eq '^Result +: Success$' '$W/ca-cert.out' && grep -Eq '^credentials +ok .*CN=alice@test.local \(client certificate\) for sip:alice@test.local' '$W/ca-cert.out'"
+	check "... issued and published for alice (store $before -> $(published)), authenticated by the certificate" \
+		bash -c "[ $(published) = $((before + 1)) ] && tail -n 1 '$CERTTETHER_TEST_LOG' | grep -Eq ' est simpleenroll user=alice@test.local issued .* auth=certificate$'"
+	before=$(requests)
+	last=ca-cert-certprov
+	CERTTETHER_CONFIG=$W/cert.conf KRB5CCNAME=$kinit_cc run ca-cert-certprov --direct test client-auth \
+		--protocol certprov --target-url "$CERTTETHER_TEST_CERTPROV_URL"
+	check "client-auth certprov with auth=certificate fails (got $rc): CertProv needs Kerberos or a password" \
+		bash -c "[ $rc != 0 ] && grep -Eq '^Error +: .*auth=certificate cannot be used with \[service\] protocol=certprov' '$W/ca-cert-certprov.out'"
+	check "... and nothing reached the certificate service" [ "$(requests)" = "$before" ]
 
 	# a TLS chain this machine does not trust: exit 6, the missing issuer named
 	before=$(requests)

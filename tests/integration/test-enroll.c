@@ -3,7 +3,9 @@
  * mod_auth_gssapi and TLS, the EST fixture): run by tests/integration/enroll.sh,
  * which starts the servers in a private network namespace, sources env.sh and
  * kinits alice into $KRB5CCNAME. Every case goes through the engine's real code:
- * GSS-API, libcurl, OpenSSL verification, the retry loop.
+ * GSS-API, libcurl, OpenSSL verification, the retry loop. The client-certificate
+ * cases run without any Kerberos ticket and present alice's certificate from the
+ * test PKI ($CERTTETHER_TEST_CLIENT_CERT / _KEY) to Apache's mod_ssl.
  */
 #include <glib/gstdio.h>
 #include <openssl/pem.h>
@@ -154,6 +156,38 @@ est_config(const gchar *extra)
 	CtConfig *config = ct_config_load_data(text, strlen(text), "test.conf", NULL, &error);
 	g_assert_no_error(error);
 	return config;
+}
+
+/* [identity] for TLS client-certificate authentication with these files */
+static CtConfig *
+cert_config(const gchar *cert, const gchar *key)
+{
+	g_autofree gchar *identity = g_strdup_printf("[identity]\n"
+	                                             "auth=certificate\n"
+	                                             "client-cert=%s\n"
+	                                             "client-key=%s\n",
+	                                             cert, key);
+	return est_config(identity);
+}
+
+/* run the openssl command line (to make files this test needs, independently of the engine) */
+static void
+run_openssl(const gchar *const *args)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *err = NULL;
+	gint status = 0;
+	g_ptr_array_add(argv, (gpointer) "openssl");
+	for (guint i = 0; args[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)args[i]);
+	g_ptr_array_add(argv, NULL);
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, NULL,
+	                           G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+	                           NULL, &err, &status, &error));
+	g_assert_no_error(error);
+	if (!g_spawn_check_wait_status(status, NULL))
+		g_error("openssl %s failed: %s", args[0], err);
 }
 
 static CtConfig *
@@ -803,6 +837,212 @@ test_timeout_retried(void)
 	control("slow", NULL);
 }
 
+/* a ticket cache that holds nothing: the session has no Kerberos ticket at all */
+static void
+use_no_ticket(void)
+{
+	g_autofree gchar *none = g_strdup_printf("FILE:%s/no-such-ccache", workdir);
+	g_autoptr(CtCredentials) kerberos = ct_credentials_new(CT_AUTH_METHOD_NEGOTIATE, NULL);
+	g_autoptr(GError) error = NULL;
+	use_ccache(none);
+	g_assert_false(ct_credentials_ensure(kerberos, env("CERTTETHER_TEST_EST_URL"), &error));
+	g_assert_error(error, CT_ERROR, CT_ERROR_NO_CREDENTIALS);
+}
+
+/* the enroll lines of the fixtures' log: proof of what reached the EST CGI */
+static guint
+est_enroll_lines(void)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+	if (!g_file_get_contents(env("CERTTETHER_TEST_LOG"), &text, NULL, NULL))
+		return 0;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++)
+		n += strstr(lines[i], " est ") != NULL && strstr(lines[i], "enroll ") != NULL;
+	return n;
+}
+
+static void
+test_client_certificate(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(CtConfig) config =
+	    cert_config(env("CERTTETHER_TEST_CLIENT_CERT"), env("CERTTETHER_TEST_CLIENT_KEY"));
+	g_autoptr(CtCredentials) cred = ct_config_new_credentials(config);
+	g_autoptr(EVP_PKEY) key = make_key();
+	/* the CSR asks for bob: the server must issue for the certificate's user anyway */
+	g_autoptr(GBytes) csr = make_csr(key, "sip:bob@test.local");
+	g_autoptr(EVP_PKEY) renew_key = make_key();
+	g_autoptr(GBytes) renew_csr = make_csr(renew_key, "sip:alice@test.local");
+	g_auto(Observed) o = {0};
+	g_auto(Observed) o2 = {0};
+	g_autoptr(CtEnrollResult) result = NULL;
+	g_autoptr(CtEnrollResult) renewed = NULL;
+	g_autoptr(CtConfig) renew_config = NULL;
+	g_autoptr(CtCredentials) renew_cred = NULL;
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *tail = NULL;
+	g_autofree gchar *leaf_pem = NULL;
+	g_autofree gchar *leaf_key = g_build_filename(workdir, "issued.key", NULL);
+	g_autofree gchar *leaf_file = NULL;
+	g_autofree gchar *published = NULL;
+	FILE *f;
+
+	setup_each();
+	use_no_ticket();
+	result = enroll(config, cred, csr, FALSE, TRUE, &o, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	g_assert_cmpuint(result->attempts, ==, 1);
+	g_assert_cmpint(ct_credentials_get_method_in_use(cred), ==, CT_AUTH_METHOD_CERTIFICATE);
+	g_assert_cmpstr(ct_credentials_get_principal(cred), ==, "CN=alice@test.local");
+	g_assert_cmpuint(o.steps->len, ==, 2);
+	g_assert_cmpstr(g_ptr_array_index(o.steps, 0), ==, "ca-certs:ok");
+	g_assert_cmpstr(g_ptr_array_index(o.steps, 1), ==, "enroll:ok");
+	/* the user is the certificate's (no sip-uri configured), the key the phone's */
+	g_assert_cmpstr(result->sip_uri, ==, "sip:alice@test.local");
+	subject = ct_x509_subject_string(result->leaf);
+	g_assert_cmpstr(subject, ==, "CN=alice@test.local");
+	g_assert_true(ct_identity_cert_names_user(result->leaf, "sip:alice@test.local"));
+	g_assert_false(ct_identity_cert_names_user(result->leaf, "sip:bob@test.local"));
+	g_assert_true(EVP_PKEY_eq(X509_get0_pubkey(result->leaf), key) == 1);
+	assert_openssl_verifies(result);
+	/* the fixture saw a certificate-authenticated user */
+	tail = log_tail();
+	g_test_message("fixture log: %s", tail);
+	g_assert_nonnull(strstr(tail, " est simpleenroll user=alice@test.local issued serial="));
+	g_assert_true(g_str_has_suffix(tail, " auth=certificate"));
+	g_assert_true(
+	    g_file_get_contents(env("CERTTETHER_TEST_PUBLISHED"), &published, NULL, NULL));
+	leaf_pem = ct_x509_to_pem(result->leaf);
+	g_assert_nonnull(strstr(published, leaf_pem));
+
+	/* the certificate just obtained (and its key) authenticates the renewal */
+	leaf_file = write_pem("issued.pem", result->chain, result->leaf);
+	f = fopen(leaf_key, "w");
+	g_assert_nonnull(f);
+	g_assert_true(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	g_assert_cmpint(g_chmod(leaf_key, 0600), ==, 0);
+	renew_config = cert_config(leaf_file, leaf_key);
+	renew_cred = ct_config_new_credentials(renew_config);
+	renewed = enroll(renew_config, renew_cred, renew_csr, TRUE, TRUE, &o2, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(renewed->sip_uri, ==, "sip:alice@test.local");
+	g_assert_true(EVP_PKEY_eq(X509_get0_pubkey(renewed->leaf), renew_key) == 1);
+	assert_openssl_verifies(renewed);
+	g_free(tail);
+	tail = log_tail();
+	g_test_message("fixture log: %s", tail);
+	g_assert_nonnull(strstr(tail, " est simplereenroll user=alice@test.local renewed serial="));
+	g_assert_true(g_str_has_suffix(tail, " auth=certificate"));
+	g_unlink(leaf_file);
+	g_unlink(leaf_key);
+}
+
+static void
+test_client_certificate_wrong_key(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *other_key = g_build_filename(workdir, "other.key", NULL);
+	const gchar *genkey[] = {
+	    "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+	    "-out",    other_key,    NULL};
+	g_autoptr(CtConfig) config = NULL;
+	g_autoptr(CtCredentials) cred = NULL;
+	g_autoptr(EVP_PKEY) key = make_key();
+	g_autoptr(GBytes) csr = make_csr(key, "sip:alice@test.local");
+	g_auto(Observed) o = {0};
+	g_autoptr(CtEnrollResult) result = NULL;
+	g_autofree gchar *want = NULL;
+	guint before;
+
+	setup_each();
+	use_no_ticket();
+	run_openssl(genkey);
+	g_assert_cmpint(g_chmod(other_key, 0600), ==, 0);
+	config = cert_config(env("CERTTETHER_TEST_CLIENT_CERT"), other_key);
+	cred = ct_config_new_credentials(config);
+	before = log_lines();
+	result = enroll(config, cred, csr, FALSE, TRUE, &o, &error);
+	g_assert_null(result);
+	g_assert_error(error, CT_ERROR, CT_ERROR_CONFIG);
+	g_test_message("%s", error->message);
+	want = g_strdup_printf("the client key %s does not belong to the client certificate %s "
+	                       "('CN=alice@test.local'): set [identity] client-key to that "
+	                       "certificate's key",
+	                       other_key, env("CERTTETHER_TEST_CLIENT_CERT"));
+	g_assert_cmpstr(error->message, ==, want);
+	/* said before anything was sent: no step, no retry, nothing in the request log */
+	g_assert_cmpuint(o.steps->len, ==, 0);
+	g_assert_cmpuint(o.progress->len, ==, 0);
+	g_assert_cmpuint(log_lines(), ==, before);
+	g_unlink(other_key);
+}
+
+static void
+test_client_certificate_untrusted(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *cert = g_build_filename(workdir, "self-signed.pem", NULL);
+	g_autofree gchar *key_file = g_build_filename(workdir, "self-signed.key", NULL);
+	/* a certificate that names alice and is meant for clients, but nobody issued it */
+	const gchar *req[] = {"req",
+	                      "-x509",
+	                      "-newkey",
+	                      "ec",
+	                      "-pkeyopt",
+	                      "ec_paramgen_curve:P-256",
+	                      "-nodes",
+	                      "-keyout",
+	                      key_file,
+	                      "-subj",
+	                      "/CN=alice@test.local",
+	                      "-addext",
+	                      "subjectAltName=URI:sip:alice@test.local",
+	                      "-addext",
+	                      "extendedKeyUsage=clientAuth",
+	                      "-days",
+	                      "1",
+	                      "-out",
+	                      cert,
+	                      NULL};
+	g_autoptr(CtConfig) config = NULL;
+	g_autoptr(CtCredentials) cred = NULL;
+	g_autoptr(EVP_PKEY) key = make_key();
+	g_autoptr(GBytes) csr = make_csr(key, "sip:alice@test.local");
+	g_auto(Observed) o = {0};
+	g_autoptr(CtEnrollResult) result = NULL;
+	g_autofree gchar *want = NULL;
+	guint before;
+
+	setup_each();
+	use_no_ticket();
+	run_openssl(req);
+	g_assert_cmpint(g_chmod(key_file, 0600), ==, 0);
+	config = cert_config(cert, key_file);
+	cred = ct_config_new_credentials(config);
+	before = est_enroll_lines();
+	result = enroll(config, cred, csr, FALSE, TRUE, &o, &error);
+	g_assert_null(result);
+	/* Apache (mod_ssl) refuses it in the TLS handshake, with the alert 'unknown CA' */
+	g_assert_error(error, CT_ERROR, CT_ERROR_AUTH_FAILED);
+	g_test_message("%s", error->message);
+	want = g_strdup_printf("localhost refused the TLS client certificate %s (TLS alert: "
+	                       "unknown CA): the service must trust its issuer, and it must be "
+	                       "valid and meant for client authentication",
+	                       cert);
+	g_assert_cmpstr(error->message, ==, want);
+	/* permanent: not retried; the request never reached the EST fixture */
+	g_assert_cmpuint(o.progress->len, ==, 0);
+	g_assert_cmpstr(g_ptr_array_index(o.steps, o.steps->len - 1), ==, "enroll:failed");
+	g_assert_cmpuint(est_enroll_lines(), ==, before);
+	g_unlink(cert);
+	g_unlink(key_file);
+}
+
 /* CertProv through the same engine path (the backend's own cases: test-certprov) */
 static void
 test_certprov_store_unavailable_twice(void)
@@ -895,6 +1135,11 @@ main(int argc, char **argv)
 	g_test_add_func("/enroll/est/untrusted-tls", test_untrusted_tls);
 	g_test_add_func("/enroll/est/probe-chain", test_probe_chain);
 	g_test_add_func("/enroll/est/timeout-retried", test_timeout_retried);
+	g_test_add_func("/enroll/est/client-certificate", test_client_certificate);
+	g_test_add_func("/enroll/est/client-certificate-wrong-key",
+	                test_client_certificate_wrong_key);
+	g_test_add_func("/enroll/est/client-certificate-untrusted",
+	                test_client_certificate_untrusted);
 	g_test_add_func("/enroll/certprov/store-unavailable-twice",
 	                test_certprov_store_unavailable_twice);
 	g_test_add_func("/enroll/certprov/no-ticket", test_certprov_no_ticket);
